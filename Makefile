@@ -1,0 +1,38 @@
+# The two commands a new user needs:  make run   and   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup lint fmt translations clean
+
+$(BIN)/activate:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed ## create the virtual environment and install the shop
+
+run: setup ## set up and start web + worker + beat on the embedded default (or DATABASE_URL/REDIS_URL)
+	@bash scripts/run.sh
+
+test: setup ## start PostgreSQL and Redis if needed, make a throwaway database, lint, run every test
+	@bash scripts/test.sh
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+fmt: setup
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+translations: setup ## re-extract messages and compile catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o shop/translations/messages.pot .
+	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d shop/translations
+
+clean:
+	rm -rf $(VENV) var

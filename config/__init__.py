@@ -1,0 +1,141 @@
+"""The shop's one configuration object, read from the environment and validated at start.
+
+Profiles:
+
+- ``embedded`` (default): SQLite file under ``var/``, a file-system Celery broker that needs no server,
+  manual payments. What ``make run`` starts on a bare machine.
+- ``production``: PostgreSQL and Redis required, strong secret key, HTTPS-only cookies.
+- ``test``: what the test suite uses; ``DATABASE_URL`` and ``REDIS_URL`` point at real servers.
+
+Every field can be set from an environment variable of the same name (``DATABASE_URL``,
+``PAYMENT_GATEWAY``...). ``create_app(config)`` also accepts a mapping of overrides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "embedded-default-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot run the chosen profile."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    SHOP_PROFILE: Literal["embedded", "production", "test"] = "embedded"
+    SECRET_KEY: str = DEFAULT_SECRET
+    DATA_DIR: Path = ROOT / "var"
+
+    # Stores. Empty means "the embedded default for this profile".
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+    CELERY_BROKER_URL: str = ""
+    DB_POOL_SIZE: int = Field(default=5, ge=1, le=100)
+
+    # Shop behaviour.
+    RESERVATION_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    API_TOKEN_TTL_SECONDS: int = Field(default=12 * 3600, ge=60)
+    DEFAULT_LOCALE: Literal["zh", "en"] = "zh"
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    MAX_CONTENT_LENGTH: int = Field(default=1024 * 1024, ge=1024)
+
+    # Payments.
+    PAYMENT_GATEWAY: Literal["manual", "stripe"] = "manual"
+    STRIPE_SECRET_KEY: str = ""
+    STRIPE_PUBLISHABLE_KEY: str = ""
+    STRIPE_WEBHOOK_SECRET: str = ""
+    STRIPE_API_BASE: str = ""  # e.g. http://127.0.0.1:12111 for a local Stripe stand-in
+
+    # Notifications.
+    NOTIFY_SENDER: Literal["store", "smtp"] = "store"
+    SMTP_URL: str = ""
+
+    # Outbox relay: publish right after commit, sweep what is older than this.
+    OUTBOX_STALE_SECONDS: int = Field(default=60, ge=1)
+    CELERY_ALWAYS_EAGER: bool = False
+
+    SESSION_COOKIE_SECURE: bool = False
+
+    @model_validator(mode="after")
+    def _fill_profile_defaults(self) -> Settings:
+        data_dir = Path(self.DATA_DIR)
+        if not self.DATABASE_URL:
+            if self.SHOP_PROFILE == "embedded":
+                self.DATABASE_URL = f"sqlite:///{data_dir / 'shop.db'}"
+            else:
+                raise ConfigError(f"DATABASE_URL is required in the {self.SHOP_PROFILE} profile")
+        if self.DATABASE_URL.startswith("postgresql://"):
+            # psycopg 3 is the driver; accept the plain URL people copy from their provider.
+            self.DATABASE_URL = "postgresql+psycopg://" + self.DATABASE_URL.removeprefix("postgresql://")
+        if not self.CELERY_BROKER_URL:
+            if self.REDIS_URL:
+                self.CELERY_BROKER_URL = self.REDIS_URL
+            elif self.SHOP_PROFILE == "production":
+                raise ConfigError("REDIS_URL (or CELERY_BROKER_URL) is required in the production profile")
+            else:
+                self.CELERY_BROKER_URL = "filesystem://"
+        if self.SHOP_PROFILE == "production":
+            if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
+                raise ConfigError("production needs SECRET_KEY of at least 32 random characters")
+            if not self.SESSION_COOKIE_SECURE:
+                raise ConfigError("production needs SESSION_COOKIE_SECURE=true (HTTPS-only cookies)")
+        if self.PAYMENT_GATEWAY == "stripe":
+            if not self.STRIPE_SECRET_KEY:
+                raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY")
+            if not self.STRIPE_WEBHOOK_SECRET:
+                raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_WEBHOOK_SECRET")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def broker_folder(self) -> Path:
+        return Path(self.DATA_DIR) / "broker"
+
+    def flask_config(self) -> dict[str, Any]:
+        """Return the Flask/extension settings derived from this configuration."""
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if not self.is_sqlite:
+            engine_options.update(pool_size=self.DB_POOL_SIZE, max_overflow=self.DB_POOL_SIZE)
+            engine_options["connect_args"] = {"connect_timeout": 3}
+        else:
+            engine_options["connect_args"] = {"timeout": 30}
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "MAX_CONTENT_LENGTH": self.MAX_CONTENT_LENGTH,
+            "SESSION_COOKIE_SECURE": self.SESSION_COOKIE_SECURE,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": self.SESSION_COOKIE_SECURE,
+            "BABEL_DEFAULT_LOCALE": self.DEFAULT_LOCALE,
+            "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "shop" / "translations"),
+            "API_TITLE": "Gangu consumption-aid shop",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "WTF_CSRF_TIME_LIMIT": None,
+            "JSON_SORT_KEYS": False,
+        }
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the environment, apply ``overrides`` and validate; raise ConfigError when unusable."""
+    try:
+        return Settings(**(overrides or {}))
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic's ValidationError wraps our ConfigError
+        raise ConfigError(str(exc)) from exc

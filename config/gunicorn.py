@@ -1,0 +1,13 @@
+"""gunicorn settings for the shop (``gunicorn --config config/gunicorn.py 'shop:create_app()'``)."""
+
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+# Build the app in each worker, after fork: no database connections are shared across processes.
+preload_app = False

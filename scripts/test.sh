@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite against real PostgreSQL and Redis. Called by `make test` (and so by .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh
+
+export TEST_PG_ADMIN_URL=${TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+
+echo "[test] lint (ruff)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }
+
+echo "[test] pytest"
+# Each pytest worker creates its own throwaway database (shop_test_<run>_<worker>) and drops it after.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

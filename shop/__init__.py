@@ -1,0 +1,78 @@
+"""The Gangu consumption-aid shop: Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from config import Settings, load_settings
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app from a Settings object, a mapping of overrides, or the environment."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__)
+    app.config.from_mapping(settings.flask_config())
+    app.extensions["settings"] = settings
+
+    from shop.core.db import configure_engine, db
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from flask_migrate import Migrate
+
+    from config import ROOT
+
+    Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+
+    _register_models()
+
+    from shop.core import web
+
+    web.init_web(app)
+
+    from shop.core.api import init_api
+
+    init_api(app)
+    _register_blueprints(app)
+
+    from shop.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from workers.app import celery_init_app
+
+    celery_init_app(app)
+
+    from shop import cli
+
+    cli.register(app)
+    return app
+
+
+def _register_models() -> None:
+    # Import every domain's models so metadata (and Alembic) sees all tables.
+    import shop.accounts.models
+    import shop.aid.models
+    import shop.catalog.models
+    import shop.inventory.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from shop.accounts import api as accounts_api
+    from shop.accounts import views as accounts_views
+    from shop.catalog import api as catalog_api
+    from shop.catalog import views as catalog_views
+    from shop.core.api import api
+    from shop.ops import views as ops_views
+
+    api.register_blueprint(catalog_api.blp)
+    api.register_blueprint(accounts_api.blp)
+    app.register_blueprint(ops_views.bp)
+    app.register_blueprint(catalog_views.bp)
+    app.register_blueprint(accounts_views.bp)

@@ -1,0 +1,1 @@
+"""Accounts: consumers, work-unit buyers and staff; web sessions, API tokens, roles."""

@@ -1,0 +1,85 @@
+"""Request authentication: bearer tokens for the API, Flask-Login sessions for the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import request
+from flask_login import LoginManager, current_user
+
+from shop.accounts.errors import LocationNotGranted, RoleRequired
+from shop.accounts.models import User
+from shop.catalog.models import Location
+from shop.core.db import db
+from shop.core.errors import Unauthorized
+
+_CACHE_KEY = "shop.api_user"
+login_manager = LoginManager()
+login_manager.login_view = "accounts.login"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def api_user(*, required: bool = True) -> User | None:
+    """Return the user of the bearer token on this request (raise 401 when required and absent)."""
+    # Cached per request (not on ``g``, which can outlive a request when an app context is reused).
+    if _CACHE_KEY not in request.environ:
+        from shop.accounts.services import user_for_token
+
+        header = request.headers.get("Authorization", "")
+        user = None
+        if header[:7].lower() == "bearer ":
+            user = user_for_token(header[7:].strip())
+        request.environ[_CACHE_KEY] = user
+    user = request.environ[_CACHE_KEY]
+    if user is None and required:
+        raise Unauthorized("a valid bearer token is required")
+    return user
+
+
+def require_role(*roles: str) -> Callable:
+    """API decorator: a bearer token whose user has one of ``roles`` (any signed-in user if none)."""
+
+    def decorator(fn: Callable) -> Callable:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any):
+            user = api_user()
+            if roles and user.role not in roles:
+                raise RoleRequired(f"requires role {' or '.join(roles)}")
+            return fn(*args, **kwargs)
+
+        wrapper._shop_roles = roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def require_staff_page(*roles: str) -> Callable:
+    """Page decorator: a signed-in staff user with one of ``roles``."""
+
+    def decorator(fn: Callable) -> Callable:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                raise RoleRequired("this page is for staff")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def ensure_location_access(user: User, location: Location) -> None:
+    """Raise 403 unless ``user`` may act at ``location``."""
+    if not user.can_act_at(location):
+        raise LocationNotGranted(f"you are not an operator of {location.code}")

@@ -1,0 +1,47 @@
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate as v
+
+
+class RegisterSchema(ma.Schema):
+    email = f.Email(required=True, validate=v.Length(max=254))
+    password = f.String(required=True, load_only=True, validate=v.Length(min=8, max=128))
+    name = f.String(required=True, validate=v.Length(min=1, max=120))
+    buyer_kind = f.String(load_default="consumer", validate=v.OneOf(["consumer", "work_unit"]))
+    invoice_title = f.String(load_default="", validate=v.Length(max=200))
+    tax_id = f.String(load_default="", validate=v.Length(max=30))
+
+
+class TokenRequestSchema(ma.Schema):
+    email = f.String(required=True, validate=v.Length(min=1, max=254))
+    password = f.String(required=True, load_only=True, validate=v.Length(min=1, max=128))
+
+
+class TokenSchema(ma.Schema):
+    access_token = f.String(required=True)
+    token_type = f.String(required=True)
+    expires_in = f.Integer(required=True)
+
+
+class UserSchema(ma.Schema):
+    id = f.Integer(required=True)
+    email = f.String(required=True)
+    name = f.String(required=True)
+    role = f.String(required=True)
+    buyer_kind = f.String()
+    invoice_title = f.String()
+    tax_id = f.String()
+    locations = f.List(f.String())
+
+
+def user_dict(user) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "buyer_kind": user.buyer_kind,
+        "invoice_title": user.invoice_title,
+        "tax_id": user.tax_id,
+        "locations": [loc.code for loc in user.locations],
+    }

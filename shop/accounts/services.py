@@ -1,0 +1,160 @@
+"""Account use cases: register, authenticate, issue and verify API tokens, create staff."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
+from shop.accounts.models import ROLES, User
+from shop.catalog.models import Location
+from shop.core.db import db, utcnow
+from shop.core.errors import NotFound, ValidationFailed
+
+_hasher = PasswordHasher()
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+# A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def register_customer(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    buyer_kind: str = "consumer",
+    invoice_title: str = "",
+    tax_id: str = "",
+) -> User:
+    """Create a customer account (a consumer or a work-unit buyer)."""
+    if find_user_by_email(email) is not None:
+        raise EmailTaken(f"{email} is already registered")
+    if buyer_kind == "work_unit" and not (invoice_title and tax_id):
+        raise ValidationFailed(
+            "work-unit buyers need an invoice title and a tax id",
+            errors=[{"field": "invoice_title", "message": "required for work units"}],
+        )
+    user = User(
+        email=email.strip().lower(),
+        name=name.strip(),
+        password_hash=hash_password(password),
+        role="customer",
+        buyer_kind=buyer_kind,
+        invoice_title=invoice_title,
+        tax_id=tax_id,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """Return the user for these credentials; count failures and lock after repeated ones."""
+    user = find_user_by_email(email)
+    if user is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        raise BadCredentials("wrong email or password")
+    now = utcnow()
+    locked_until = user.locked_until
+    if locked_until is not None and locked_until.tzinfo is None:
+        locked_until = locked_until.replace(tzinfo=now.tzinfo)
+    if locked_until is not None and locked_until > now:
+        raise AccountLocked(
+            "too many failed logins; try again later",
+            retry_after=int((locked_until - now).total_seconds()) + 1,
+        )
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise BadCredentials("wrong email or password") from None
+    if user.failed_logins or user.locked_until:
+        user.failed_logins = 0
+        user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    db.session.flush()
+    return user
+
+
+def record_failed_login(email: str) -> None:
+    """Count a failed login; lock the account for a while after repeated failures."""
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = utcnow() + LOCKOUT
+        user.failed_logins = 0
+    db.session.flush()
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
+
+
+def issue_token(user: User) -> tuple[str, int]:
+    """Return a signed bearer token for ``user`` and its lifetime in seconds."""
+    ttl = current_app.extensions["settings"].API_TOKEN_TTL_SECONDS
+    return _serializer().dumps({"uid": user.id, "v": user.token_version}), ttl
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the user a valid, unexpired, unrevoked token belongs to, else None."""
+    ttl = current_app.extensions["settings"].API_TOKEN_TTL_SECONDS
+    try:
+        data = _serializer().loads(token, max_age=ttl)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or user.token_version != data.get("v"):
+        return None
+    return user
+
+
+def create_staff_user(
+    *, email: str, password: str, role: str, name: str = "", location_codes: list[str] | None = None
+) -> User:
+    """Create (or update the role and locations of) a staff or customer account."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
+    locations = []
+    for code in location_codes or []:
+        loc = db.session.scalar(select(Location).where(Location.code == code))
+        if loc is None:
+            raise NotFound(f"unknown location {code}")
+        locations.append(loc)
+    if role == "operator" and not locations:
+        raise ValidationFailed("an operator needs at least one --location")
+    user = find_user_by_email(email)
+    if user is None:
+        user = User(
+            email=email.strip().lower(),
+            name=name or email.split("@")[0],
+            password_hash=hash_password(password),
+        )
+        db.session.add(user)
+    else:
+        user.password_hash = hash_password(password)
+        user.token_version += 1
+    user.role = role
+    user.locations = locations
+    db.session.flush()
+    return user

@@ -1,0 +1,1 @@
+"""Aid accounting: programmes, the aid ledger, rollups, totals and exports."""

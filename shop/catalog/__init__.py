@@ -1,0 +1,1 @@
+"""Catalogue: producers and their aid certificates, categories, products, variants (SKUs), locations."""

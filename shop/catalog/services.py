@@ -1,0 +1,130 @@
+"""Catalogue queries: product lists with filters and availability, product detail, producers, locations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import Select, func, or_, select
+
+from shop.catalog.errors import BadFilter, LocationNotFound, ProducerNotFound, ProductNotFound
+from shop.catalog.models import Category, Location, Producer, Product, Variant
+from shop.core.api import page_of
+from shop.core.db import db
+
+
+def list_categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.id)))
+
+
+def product_query(
+    *,
+    category: str | None = None,
+    producer: int | None = None,
+    township: str | None = None,
+    q: str | None = None,
+) -> Select:
+    """Build the select for active products matching the filters (newest catalogue order)."""
+    stmt = select(Product).where(Product.active.is_(True))
+    if category:
+        cat_id = db.session.scalar(select(Category.id).where(Category.code == category))
+        if cat_id is None:
+            raise BadFilter(
+                f"unknown category {category!r}",
+                errors=[{"field": "category", "message": "unknown category"}],
+            )
+        stmt = stmt.where(Product.category_id == cat_id)
+    if producer is not None:
+        stmt = stmt.where(Product.producer_id == producer)
+    if township or q:
+        stmt = stmt.join(Producer, Product.producer_id == Producer.id)
+    if township:
+        stmt = stmt.where(or_(Producer.township == township, Producer.township_en == township))
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Product.name_zh).like(pattern),
+                func.lower(Product.name_en).like(pattern),
+                func.lower(Producer.name_zh).like(pattern),
+                func.lower(Producer.name_en).like(pattern),
+            )
+        )
+    return stmt.order_by(Product.category_id, Product.id)
+
+
+def list_products(*, page: int = 1, per_page: int = 20, **filters) -> tuple[list[Product], int]:
+    """Return one page of active products matching ``filters`` and the total count."""
+    return page_of(product_query(**filters), page=page, per_page=per_page)
+
+
+def availability(variant_ids: Iterable[int]) -> dict[int, int]:
+    """Return units available to sell (on hand - reserved) per variant, over all locations."""
+    from shop.inventory.models import StockLevel
+
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(StockLevel.variant_id, func.sum(StockLevel.on_hand - StockLevel.reserved))
+        .where(StockLevel.variant_id.in_(ids))
+        .group_by(StockLevel.variant_id)
+    )
+    found = {vid: int(avail or 0) for vid, avail in rows}
+    return {vid: found.get(vid, 0) for vid in ids}
+
+
+def get_product(product_id: int) -> Product:
+    product = db.session.get(Product, product_id)
+    if product is None or not product.active:
+        raise ProductNotFound(f"product {product_id} does not exist")
+    return product
+
+
+def get_product_by_slug(slug: str) -> Product:
+    product = db.session.scalar(select(Product).where(Product.slug == slug, Product.active.is_(True)))
+    if product is None:
+        raise ProductNotFound(f"product {slug} does not exist")
+    return product
+
+
+def variant_by_sku(sku: str) -> Variant | None:
+    return db.session.scalar(select(Variant).where(Variant.sku == sku))
+
+
+def list_producers(*, page: int = 1, per_page: int = 20, township: str | None = None):
+    stmt = select(Producer).order_by(Producer.id)
+    if township:
+        stmt = stmt.where(or_(Producer.township == township, Producer.township_en == township))
+    return page_of(stmt, page=page, per_page=per_page)
+
+
+def get_producer(producer_id: int) -> Producer:
+    producer = db.session.get(Producer, producer_id)
+    if producer is None:
+        raise ProducerNotFound(f"producer {producer_id} does not exist")
+    return producer
+
+
+def list_townships() -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(Producer.township, Producer.township_en).distinct().order_by(Producer.township)
+    )
+    return [(zh, en) for zh, en in rows]
+
+
+def list_locations(*, kind: str | None = None, on: date | None = None) -> list[Location]:
+    stmt = select(Location).order_by(Location.id)
+    if kind:
+        stmt = stmt.where(Location.kind == kind)
+    locations = list(db.session.scalars(stmt))
+    if on is not None:
+        locations = [loc for loc in locations if loc.is_active_on(on)]
+    return locations
+
+
+def get_location(code: str) -> Location:
+    loc = db.session.scalar(select(Location).where(Location.code == code))
+    if loc is None:
+        raise LocationNotFound(f"location {code} does not exist")
+    return loc

@@ -1,0 +1,94 @@
+"""Storefront pages: home, product list, product page (server-rendered, Chinese first)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, render_template, request
+
+from shop.catalog import services
+from shop.catalog.errors import BadFilter
+
+bp = Blueprint("catalog", __name__)
+
+PER_PAGE = 20
+
+
+def _progress() -> dict | None:
+    from shop.aid.services import headline
+
+    return headline()
+
+
+@bp.get("/")
+def home():
+    rows, _total = services.list_products(page=1, per_page=8)
+    avail = services.availability(v.id for p in rows for v in p.variants)
+    return render_template(
+        "catalog/home.html",
+        categories=services.list_categories(),
+        products=rows,
+        avail=avail,
+        progress=_progress(),
+        townships=services.list_townships(),
+    )
+
+
+@bp.get("/products")
+def products():
+    page = request.args.get("page", 1, type=int) or 1
+    filters = {
+        "category": request.args.get("category") or None,
+        "township": request.args.get("township") or None,
+        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "producer": request.args.get("producer", type=int),
+    }
+    try:
+        rows, total = services.list_products(page=max(page, 1), per_page=PER_PAGE, **filters)
+    except BadFilter:
+        filters["category"] = None
+        rows, total = services.list_products(page=max(page, 1), per_page=PER_PAGE, **filters)
+    avail = services.availability(v.id for p in rows for v in p.variants)
+    return render_template(
+        "catalog/products.html",
+        products=rows,
+        avail=avail,
+        total=total,
+        page=page,
+        pages=max(1, (total + PER_PAGE - 1) // PER_PAGE),
+        filters=filters,
+        filter_args={k: v for k, v in filters.items() if v},
+        categories=services.list_categories(),
+        townships=services.list_townships(),
+        progress=_progress(),
+    )
+
+
+@bp.get("/products/<slug>")
+def product(slug: str):
+    prod = services.get_product_by_slug(slug)
+    avail = services.availability(v.id for v in prod.variants)
+    today = date.today()
+    return render_template(
+        "catalog/product.html",
+        product=prod,
+        avail=avail,
+        certificate=prod.producer.certificate_on(today),
+        pickup_locations=services.list_locations(kind="hall", on=today),
+        progress=_progress(),
+    )
+
+
+@bp.get("/producers/<int:producer_id>")
+def producer(producer_id: int):
+    prod = services.get_producer(producer_id)
+    rows, _ = services.list_products(page=1, per_page=50, producer=producer_id)
+    avail = services.availability(v.id for p in rows for v in p.variants)
+    return render_template(
+        "catalog/producer.html",
+        producer=prod,
+        products=rows,
+        avail=avail,
+        certificate=prod.certificate_on(date.today()),
+        progress=_progress(),
+    )

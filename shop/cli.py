@@ -1,0 +1,86 @@
+"""Flask CLI commands: ``flask --app shop seed``, ``users create``, ``stock reconcile``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from shop.core.db import atomic
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed")
+    def seed() -> None:
+        """Load the demo catalogue, halls, aid programme and opening stock (idempotent)."""
+        from shop.demo import seed_demo
+
+        with atomic():
+            counts = seed_demo()
+        click.echo("seeded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+    users = AppGroup("users", help="Manage staff and customer accounts.")
+
+    @users.command("create")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True, prompt=True, hide_input=True)
+    @click.option(
+        "--role", required=True, type=click.Choice(["customer", "operator", "aid_officer", "admin"])
+    )
+    @click.option("--name", default="")
+    @click.option("--location", "locations", multiple=True, help="location code (operators; repeatable)")
+    def create_user(email: str, password: str, role: str, name: str, locations: tuple[str, ...]) -> None:
+        """Create a user, or reset the password, role and locations of an existing one."""
+        from shop.accounts.services import create_staff_user
+        from shop.core.errors import ShopError
+
+        try:
+            with atomic():
+                user = create_staff_user(
+                    email=email, password=password, role=role, name=name, location_codes=list(locations)
+                )
+        except ShopError as err:
+            raise click.ClickException(err.detail) from err
+        click.echo(f"user {user.email} role={user.role} locations={','.join(locations) or '-'}")
+
+    @users.command("ensure-demo-staff")
+    def ensure_demo_staff() -> None:
+        """Create the demo staff accounts (embedded profile only) and print their logins."""
+        from flask import current_app
+
+        from shop.accounts.services import create_staff_user, find_user_by_email
+
+        if current_app.extensions["settings"].SHOP_PROFILE != "embedded":
+            raise click.ClickException("demo staff accounts exist only in the embedded profile")
+        demo = [
+            ("admin@demo.gangu.local", "demo-admin-pass", "admin", []),
+            ("huaming@demo.gangu.local", "demo-operator-pass", "operator", ["DL-HM"]),
+            ("warehouse@demo.gangu.local", "demo-operator-pass", "operator", ["GG-WH"]),
+            ("officer@demo.gangu.local", "demo-officer-pass", "aid_officer", []),
+        ]
+        for email, password, role, locs in demo:
+            if find_user_by_email(email) is None:
+                with atomic():
+                    create_staff_user(email=email, password=password, role=role, location_codes=locs)
+            click.echo(f"  demo {role:<11} {email} / {password} {' '.join(locs)}")
+
+    app.cli.add_command(users)
+
+    stock = AppGroup("stock", help="Stock ledger tools.")
+
+    @stock.command("reconcile")
+    def reconcile() -> None:
+        """Prove every stock level and lot equals the sum of its movements; exit 1 on any drift."""
+        from shop.inventory.services import reconcile as run
+
+        drifts = run()
+        for d in drifts:
+            click.echo(
+                f"DRIFT variant={d.variant_id} location={d.location_id} lot={d.lot_id} {d.field}: "
+                f"recorded {d.recorded}, ledger says {d.from_ledger}"
+            )
+        if drifts:
+            raise SystemExit(1)
+        click.echo("stock ledger reconciles: every level and lot equals the sum of its movements")
+
+    app.cli.add_command(stock)

@@ -1,0 +1,1 @@
+"""Cross-domain plumbing: database and unit of work, problem+json errors, the API object, idempotency."""

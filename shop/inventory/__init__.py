@@ -1,0 +1,1 @@
+"""Inventory: stock levels, lots and the append-only movement ledger that explains every number."""

@@ -1,0 +1,422 @@
+"""Stock use cases. The only code that changes stock levels and lots, always writing movements.
+
+Rules kept here:
+- Every change of on hand or reserved is one StockMovement row written in the same transaction.
+- Quantities change by conditional SQL increments (``UPDATE ... WHERE on_hand - reserved >= :q``);
+  never read-then-write, which would oversell under concurrency (and SQLite ignores FOR UPDATE).
+- Several levels are always touched in ascending level id order, so two transactions cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from shop.catalog.models import Location, Variant
+from shop.core.db import db
+from shop.inventory.errors import BadQuantity, InsufficientStock
+from shop.inventory.models import Lot, StockLevel, StockMovement
+
+NO_LOT = "-"
+
+
+@dataclass(frozen=True)
+class Take:
+    """Units taken from one lot."""
+
+    lot_id: int
+    lot_code: str
+    quantity: int
+    best_before: date | None
+
+
+def _insert(table):
+    return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def level_id(variant_id: int, location_id: int) -> int:
+    """Return the id of the stock level row, creating an empty one if needed (race-safe upsert)."""
+    lid = db.session.scalar(
+        select(StockLevel.id).where(
+            StockLevel.variant_id == variant_id, StockLevel.location_id == location_id
+        )
+    )
+    if lid is not None:
+        return lid
+    db.session.execute(
+        _insert(StockLevel.__table__)
+        .values(variant_id=variant_id, location_id=location_id, on_hand=0, reserved=0)
+        .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
+    )
+    return db.session.scalar(
+        select(StockLevel.id).where(
+            StockLevel.variant_id == variant_id, StockLevel.location_id == location_id
+        )
+    )
+
+
+def _lot_id(variant_id: int, location_id: int, code: str, harvested_on, best_before) -> int:
+    lid = db.session.scalar(
+        select(Lot.id).where(Lot.variant_id == variant_id, Lot.location_id == location_id, Lot.code == code)
+    )
+    if lid is not None:
+        return lid
+    db.session.execute(
+        _insert(Lot.__table__)
+        .values(
+            variant_id=variant_id,
+            location_id=location_id,
+            code=code,
+            harvested_on=harvested_on,
+            best_before=best_before,
+            quantity=0,
+            created_at=db.func.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["variant_id", "location_id", "code"])
+    )
+    return db.session.scalar(
+        select(Lot.id).where(Lot.variant_id == variant_id, Lot.location_id == location_id, Lot.code == code)
+    )
+
+
+def _record(
+    kind: str,
+    *,
+    variant_id: int,
+    location_id: int,
+    quantity: int = 0,
+    reserved_delta: int = 0,
+    lot_id: int | None = None,
+    actor_id: int | None = None,
+    reason: str = "",
+    note: str = "",
+    reference: str = "",
+) -> StockMovement:
+    mv = StockMovement(
+        kind=kind,
+        variant_id=variant_id,
+        location_id=location_id,
+        lot_id=lot_id,
+        quantity=quantity,
+        reserved_delta=reserved_delta,
+        actor_id=actor_id,
+        reason=reason,
+        note=note,
+        reference=reference,
+    )
+    db.session.add(mv)
+    return mv
+
+
+def _positive(quantity: int) -> None:
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise BadQuantity("quantity must be a positive whole number")
+
+
+def add_stock(
+    variant: Variant,
+    location: Location,
+    quantity: int,
+    *,
+    kind: str,
+    lot_code: str = NO_LOT,
+    harvested_on: date | None = None,
+    best_before: date | None = None,
+    actor_id: int | None = None,
+    reason: str = "",
+    note: str = "",
+    reference: str = "",
+) -> StockMovement:
+    """Put ``quantity`` units into a lot at ``location`` (receipt, transfer in, return, found stock)."""
+    _positive(quantity)
+    lvl = level_id(variant.id, location.id)
+    lot = _lot_id(variant.id, location.id, lot_code or NO_LOT, harvested_on, best_before)
+    db.session.execute(update(Lot).where(Lot.id == lot).values(quantity=Lot.quantity + quantity))
+    db.session.execute(
+        update(StockLevel).where(StockLevel.id == lvl).values(on_hand=StockLevel.on_hand + quantity)
+    )
+    mv = _record(
+        kind,
+        variant_id=variant.id,
+        location_id=location.id,
+        quantity=quantity,
+        lot_id=lot,
+        actor_id=actor_id,
+        reason=reason,
+        note=note,
+        reference=reference,
+    )
+    db.session.flush()
+    return mv
+
+
+def sellable_lots(variant_id: int, location_id: int, on: date) -> list[Lot]:
+    """Lots with units left and not past best-before, first-expiry-first (undated lots last)."""
+    return list(
+        db.session.scalars(
+            select(Lot)
+            .where(
+                Lot.variant_id == variant_id,
+                Lot.location_id == location_id,
+                Lot.quantity > 0,
+                or_(Lot.best_before.is_(None), Lot.best_before >= on),
+            )
+            .order_by(Lot.best_before.is_(None), Lot.best_before, Lot.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def take_stock(
+    variant: Variant,
+    location: Location,
+    quantity: int,
+    *,
+    kind: str,
+    from_reserved: bool = False,
+    on: date | None = None,
+    actor_id: int | None = None,
+    reason: str = "",
+    note: str = "",
+    reference: str = "",
+) -> list[Take]:
+    """Remove ``quantity`` units from ``location``'s lots, first-expiry-first; expired lots are skipped.
+
+    With ``from_reserved`` the units come out of stock reserved earlier (an online order being fulfilled):
+    on hand and reserved both drop. Otherwise only unreserved stock can be taken. Raises
+    InsufficientStock, changing nothing, when there is not enough.
+    """
+    _positive(quantity)
+    day = on or date.today()
+    lvl = level_id(variant.id, location.id)
+    # The conditional update both checks and locks the level row: concurrent takers of the same SKU at
+    # the same location queue here, so the lot reads below see every earlier taker's committed result.
+    if from_reserved:
+        cond = and_(StockLevel.id == lvl, StockLevel.reserved >= quantity)
+        values = {"on_hand": StockLevel.on_hand - quantity, "reserved": StockLevel.reserved - quantity}
+    else:
+        cond = and_(StockLevel.id == lvl, StockLevel.on_hand - StockLevel.reserved >= quantity)
+        values = {"on_hand": StockLevel.on_hand - quantity}
+    res = db.session.execute(update(StockLevel).where(cond).values(**values))
+    if res.rowcount != 1:
+        raise InsufficientStock(
+            f"not enough {variant.sku} at {location.code} for {quantity}",
+            sku=variant.sku,
+            location=location.code,
+        )
+    takes: list[Take] = []
+    remaining = quantity
+    for lot in sellable_lots(variant.id, location.id, day):
+        if remaining == 0:
+            break
+        n = min(lot.quantity, remaining)
+        res = db.session.execute(
+            update(Lot).where(Lot.id == lot.id, Lot.quantity >= n).values(quantity=Lot.quantity - n)
+        )
+        if res.rowcount != 1:  # pragma: no cover - the level lock above serialises takers
+            continue
+        takes.append(Take(lot.id, lot.code, n, lot.best_before))
+        remaining -= n
+    if remaining:
+        raise InsufficientStock(
+            f"only expired or no lots left for {variant.sku} at {location.code}",
+            sku=variant.sku,
+            location=location.code,
+        )
+    if from_reserved:
+        # The reservation is consumed: record it on the ledger as its own line, lot-less.
+        _record(
+            kind,
+            variant_id=variant.id,
+            location_id=location.id,
+            reserved_delta=-quantity,
+            actor_id=actor_id,
+            reason="reservation consumed",
+            reference=reference,
+        )
+    for t in takes:
+        _record(
+            kind,
+            variant_id=variant.id,
+            location_id=location.id,
+            quantity=-t.quantity,
+            lot_id=t.lot_id,
+            actor_id=actor_id,
+            reason=reason,
+            note=note,
+            reference=reference,
+        )
+    db.session.expire_all()
+    db.session.flush()
+    return takes
+
+
+def take_from_lot(
+    variant: Variant,
+    location: Location,
+    lot_code: str,
+    quantity: int,
+    *,
+    kind: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    note: str = "",
+    reference: str = "",
+) -> Take:
+    """Remove units from one named lot (spoilage of that lot, transfer of a lot); unreserved stock only."""
+    _positive(quantity)
+    lot = db.session.scalar(
+        select(Lot).where(Lot.variant_id == variant.id, Lot.location_id == location.id, Lot.code == lot_code)
+    )
+    if lot is None:
+        from shop.core.errors import NotFound
+
+        raise NotFound(f"no lot {lot_code} of {variant.sku} at {location.code}")
+    lvl = level_id(variant.id, location.id)
+    res = db.session.execute(
+        update(StockLevel)
+        .where(StockLevel.id == lvl, StockLevel.on_hand - StockLevel.reserved >= quantity)
+        .values(on_hand=StockLevel.on_hand - quantity)
+    )
+    if res.rowcount != 1:
+        raise InsufficientStock(f"not enough unreserved {variant.sku} at {location.code}", sku=variant.sku)
+    res = db.session.execute(
+        update(Lot).where(Lot.id == lot.id, Lot.quantity >= quantity).values(quantity=Lot.quantity - quantity)
+    )
+    if res.rowcount != 1:
+        raise InsufficientStock(f"lot {lot_code} holds fewer than {quantity}", sku=variant.sku)
+    _record(
+        kind,
+        variant_id=variant.id,
+        location_id=location.id,
+        quantity=-quantity,
+        lot_id=lot.id,
+        actor_id=actor_id,
+        reason=reason,
+        note=note,
+        reference=reference,
+    )
+    db.session.expire_all()
+    db.session.flush()
+    return Take(lot.id, lot.code, quantity, lot.best_before)
+
+
+def reserve(
+    lines: list[tuple[Variant, int]], location: Location, *, reference: str, actor_id: int | None = None
+) -> None:
+    """Reserve every line at ``location`` or none: raise InsufficientStock naming the first short SKU.
+
+    Levels are updated in ascending id order so concurrent multi-line reservations cannot deadlock.
+    """
+    ordered = sorted(((level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0])
+    for lvl, variant, qty in ordered:
+        _positive(qty)
+        res = db.session.execute(
+            update(StockLevel)
+            .where(StockLevel.id == lvl, StockLevel.on_hand - StockLevel.reserved >= qty)
+            .values(reserved=StockLevel.reserved + qty)
+        )
+        if res.rowcount != 1:
+            raise InsufficientStock(
+                f"not enough {variant.sku} at {location.code} for {qty}",
+                sku=variant.sku,
+                location=location.code,
+            )
+        _record(
+            "reservation",
+            variant_id=variant.id,
+            location_id=location.id,
+            reserved_delta=qty,
+            actor_id=actor_id,
+            reference=reference,
+        )
+    db.session.flush()
+
+
+def release(
+    lines: list[tuple[Variant, int]],
+    location: Location,
+    *,
+    reference: str,
+    reason: str = "released",
+    actor_id: int | None = None,
+) -> None:
+    """Give back reserved units (order expired or cancelled before fulfilment)."""
+    ordered = sorted(((level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0])
+    for lvl, variant, qty in ordered:
+        _positive(qty)
+        res = db.session.execute(
+            update(StockLevel)
+            .where(StockLevel.id == lvl, StockLevel.reserved >= qty)
+            .values(reserved=StockLevel.reserved - qty)
+        )
+        if res.rowcount != 1:
+            raise InsufficientStock(
+                f"release of {qty} {variant.sku} exceeds what is reserved", sku=variant.sku
+            )
+        _record(
+            "release",
+            variant_id=variant.id,
+            location_id=location.id,
+            reserved_delta=-qty,
+            actor_id=actor_id,
+            reason=reason,
+            reference=reference,
+        )
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class Drift:
+    variant_id: int
+    location_id: int
+    lot_id: int | None
+    field: str
+    recorded: int
+    from_ledger: int
+
+
+def reconcile() -> list[Drift]:
+    """Compare every level and lot with the sum of its movements; return each difference found."""
+    from sqlalchemy import func
+
+    drifts: list[Drift] = []
+    sums = {
+        (v, loc): (int(q or 0), int(r or 0))
+        for v, loc, q, r in db.session.execute(
+            select(
+                StockMovement.variant_id,
+                StockMovement.location_id,
+                func.sum(StockMovement.quantity),
+                func.sum(StockMovement.reserved_delta),
+            ).group_by(StockMovement.variant_id, StockMovement.location_id)
+        )
+    }
+    seen = set()
+    for lvl in db.session.scalars(select(StockLevel)):
+        key = (lvl.variant_id, lvl.location_id)
+        seen.add(key)
+        q, r = sums.get(key, (0, 0))
+        if lvl.on_hand != q:
+            drifts.append(Drift(key[0], key[1], None, "on_hand", lvl.on_hand, q))
+        if lvl.reserved != r:
+            drifts.append(Drift(key[0], key[1], None, "reserved", lvl.reserved, r))
+    for key, (q, r) in sums.items():
+        if key not in seen and (q or r):
+            drifts.append(Drift(key[0], key[1], None, "on_hand", 0, q))
+    lot_sums = dict(
+        db.session.execute(
+            select(StockMovement.lot_id, func.sum(StockMovement.quantity))
+            .where(StockMovement.lot_id.is_not(None))
+            .group_by(StockMovement.lot_id)
+        ).all()
+    )
+    for lot in db.session.scalars(select(Lot)):
+        expected = int(lot_sums.get(lot.id) or 0)
+        if lot.quantity != expected:
+            drifts.append(Drift(lot.variant_id, lot.location_id, lot.id, "lot", lot.quantity, expected))
+    return drifts

@@ -1,0 +1,32 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shop.core.errors import problem
+from shop.ops.services import check_broker, check_database
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    db_ok, db_detail = check_database()
+    broker_ok, broker_detail = check_broker()
+    checks = {"database": db_detail, "broker": broker_detail}
+    if db_ok and broker_ok:
+        return jsonify(status="ready", checks=checks)
+    failing = [name for name, ok in (("database", db_ok), ("broker", broker_ok)) if not ok]
+    return problem(503, "Not ready", f"unreachable: {', '.join(failing)}", slug="not-ready", checks=checks)
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
