@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     # Outbox relay: publish right after commit, sweep what is older than this.
     OUTBOX_STALE_SECONDS: int = Field(default=60, ge=1)
+    # "celery" publishes to the broker; "inline" runs the task in-process after commit (tests, tools).
+    OUTBOX_DELIVERY: Literal["celery", "inline"] = "celery"
     CELERY_ALWAYS_EAGER: bool = False
 
     SESSION_COOKIE_SECURE: bool = False

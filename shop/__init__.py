@@ -60,6 +60,7 @@ def _register_models() -> None:
     import shop.accounts.models
     import shop.aid.models
     import shop.catalog.models
+    import shop.core.models
     import shop.inventory.models  # noqa: F401
 
 

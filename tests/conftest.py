@@ -44,7 +44,9 @@ def pg_url(request) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(request) -> str:
-    url = f"{REDIS_BASE}/{1 + _worker_index(request.config)}"
+    # Separate Redis databases per pytest worker (and per concurrent run via TEST_REDIS_DB_BASE).
+    base = int(os.environ.get("TEST_REDIS_DB_BASE", "1"))
+    url = f"{REDIS_BASE}/{base + _worker_index(request.config)}"
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=3)
         client.ping()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 from config import Settings
@@ -26,6 +27,15 @@ def celery_config(settings: Settings) -> dict:
         "timezone": "Asia/Shanghai",
         "enable_utc": True,
         "broker_connection_retry_on_startup": True,
+        "task_default_queue": "default",
+        "beat_schedule": {
+            # Relay outbox rows whose after-commit publish failed (broker down, process killed).
+            "outbox-sweep": {"task": "shop.outbox.sweep", "schedule": 30.0},
+            "stock-reconcile-nightly": {
+                "task": "shop.stock.reconcile",
+                "schedule": crontab(hour=2, minute=15),
+            },
+        },
     }
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folder = settings.broker_folder
@@ -49,5 +59,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(app.extensions["settings"]))
     celery_app.set_default()
+    import workers.tasks  # noqa: F401  (registers the shop's tasks on this app)
+
     app.extensions["celery"] = celery_app
     return celery_app

@@ -1,0 +1,106 @@
+"""``Idempotency-Key`` for create-style POSTs: a retry gets the first answer, never a second effect.
+
+The record of the key is inserted in the same transaction as the use case and holds the response, so
+either both the effect and its recorded answer commit, or neither does. A concurrent duplicate waits on
+the key's unique index and then replays the stored answer. The same key with a different body (or on
+another path) is refused with 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Response, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop.core.db import atomic, db
+from shop.core.errors import ValidationFailed
+from shop.core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+
+
+def _scope() -> str:
+    from shop.accounts.auth import api_user
+
+    user = api_user(required=False)
+    return f"user:{user.id}" if user else "anon"
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\0")
+    h.update(request.path.encode())
+    h.update(b"\0")
+    h.update(request.get_data(cache=True))
+    return h.hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            errors=[{"field": HEADER, "message": "already used with another body"}],
+        )
+    mimetype = "application/problem+json" if record.status >= 400 else "application/json"
+    resp = Response(record.body, status=record.status, mimetype=mimetype)
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a create-style view (place it right under ``@blp.route``)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return fn(*args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ValidationFailed(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters",
+                errors=[{"field": HEADER, "message": "invalid length"}],
+            )
+        scope, fingerprint = _scope(), _fingerprint()
+        existing = db.session.scalar(
+            select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        )
+        if existing is not None:
+            return _replay(existing, fingerprint)
+        try:
+            with atomic():
+                record = IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint, status=0, body="")
+                db.session.add(record)
+                db.session.flush()  # a concurrent duplicate blocks here until we commit
+                resp = fn(*args, **kwargs)
+                if not isinstance(resp, Response):
+                    from flask import make_response
+
+                    resp = make_response(resp)
+                record.status = resp.status_code
+                record.body = resp.get_data(as_text=True)
+        except IntegrityError:
+            db.session.rollback()
+            existing = db.session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+            if existing is None:
+                raise
+            return _replay(existing, fingerprint)
+        return resp
+
+    return wrapper
