@@ -24,3 +24,7 @@ def stock_reconcile_task() -> int:
     for d in drifts:
         logging.getLogger(__name__).error("stock drift: %s", d)
     return len(drifts)
+
+
+import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
+import workers.payments  # noqa: E402, F401  (registers shop.payments.* tasks)

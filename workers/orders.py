@@ -1,0 +1,25 @@
+"""Order tasks: expire unpaid orders (beat, every minute) and deliver buyer notices."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.orders.expire_unpaid", ignore_result=True)
+def expire_unpaid_task() -> int:
+    """Expire orders whose reservation ran out unpaid, releasing their stock."""
+    from shop.orders.services import expire_unpaid_orders
+
+    return expire_unpaid_orders()
+
+
+@shared_task(name="shop.orders.notify_buyer", ignore_result=True)
+def notify_buyer_task(notice_id: int) -> str:
+    """Deliver one buyer notice through the configured sender; safe to run twice."""
+    from shop.orders.notices import deliver_notice
+
+    return deliver_notice(notice_id)
