@@ -39,7 +39,7 @@ class StripeGateway:
     def __init__(self, settings) -> None:
         if not settings.STRIPE_SECRET_KEY:
             raise GatewayUnavailable("Stripe is not configured (STRIPE_SECRET_KEY is empty)")
-        kwargs: dict[str, Any] = {"max_network_retries": 2}
+        kwargs: dict[str, Any] = {"max_network_retries": 1}
         if settings.STRIPE_API_BASE:
             kwargs["base_addresses"] = {"api": settings.STRIPE_API_BASE.rstrip("/")}
         self.client = stripe.StripeClient(settings.STRIPE_SECRET_KEY, **kwargs)
@@ -48,8 +48,8 @@ class StripeGateway:
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except stripe.APIConnectionError as exc:
-            raise GatewayUnavailable(f"Stripe unreachable: {exc.user_message or exc}") from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(f"Stripe unavailable: {exc.user_message or exc}") from exc
         except stripe.StripeError as exc:
             raise GatewayDeclined(
                 f"Stripe refused: {exc.user_message or exc}", code=getattr(exc, "code", None)
@@ -84,8 +84,8 @@ class StripeGateway:
         except stripe.InvalidRequestError:
             # Already succeeded or canceled: the webhook for that state decides what happens.
             return
-        except stripe.APIConnectionError as exc:
-            raise GatewayUnavailable(f"Stripe unreachable: {exc}") from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(f"Stripe unavailable: {exc}") from exc
 
     def refund(self, refund, payment) -> RefundResult:
         try:
@@ -97,8 +97,8 @@ class StripeGateway:
                 },
                 options={"idempotency_key": refund_key(refund.id)},
             )
-        except stripe.APIConnectionError as exc:
-            raise GatewayUnavailable(f"Stripe unreachable: {exc}") from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(f"Stripe unavailable: {exc}") from exc
         except stripe.StripeError as exc:
             # A refusal (already fully refunded, charge disputed...) will not change on retry.
             return RefundResult(status="failed", failure=str(exc.user_message or exc)[:500])
