@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # "celery" publishes to the broker; "inline" runs the task in-process after commit (tests, tools).
     OUTBOX_DELIVERY: Literal["celery", "inline"] = "celery"
     CELERY_ALWAYS_EAGER: bool = False
+    # Multiplies every beat interval; tests shrink it to see many periods in a few seconds.
+    BEAT_INTERVAL_SCALE: float = Field(default=1.0, gt=0, le=100)
 
     SESSION_COOKIE_SECURE: bool = False
 
