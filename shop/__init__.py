@@ -17,6 +17,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(settings.flask_config())
     app.extensions["settings"] = settings
+    if settings.PROXY_FIX_X_FOR:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.PROXY_FIX_X_FOR, x_proto=1)  # type: ignore[method-assign]
+
+    from shop.ops.logging import configure_logging, init_request_ids
+
+    configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
+    init_request_ids(app)
 
     from shop.core.db import configure_engine, db
 
@@ -33,8 +42,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     _register_models()
 
     from shop.core import web
+    from shop.core.limits import limiter
+    from shop.ops.metrics import init_metrics
 
     web.init_web(app)
+    limiter.init_app(app)
+    init_metrics(app)
 
     from shop.core.api import init_api
 

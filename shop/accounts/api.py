@@ -8,11 +8,13 @@ from shop.accounts import services
 from shop.accounts.auth import api_user
 from shop.accounts.schemas import RegisterSchema, TokenRequestSchema, TokenSchema, UserSchema, user_dict
 from shop.core.db import atomic
+from shop.core.limits import limit_auth
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
 
 @blp.route("/register", methods=["POST"])
+@limit_auth
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserSchema)
 def register(data: dict):
@@ -23,6 +25,7 @@ def register(data: dict):
 
 
 @blp.route("/token", methods=["POST"])
+@limit_auth
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenSchema)
 def token(data: dict):

@@ -64,6 +64,19 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
 
     @app.before_request
+    def _json_only_api():
+        # The API speaks JSON only: a body of any other type is refused before it reaches a parser.
+        if (
+            request.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH")
+            and (request.content_length or 0) > 0
+            and request.mimetype != "application/json"
+        ):
+            from werkzeug.exceptions import UnsupportedMediaType
+
+            raise UnsupportedMediaType("send the request body as application/json")
+
+    @app.before_request
     def _csrf_for_pages():
         # API clients authenticate with bearer tokens, not cookies, so only pages need CSRF tokens.
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith("/api/"):

@@ -29,7 +29,7 @@ def test_message_written_with_state_change_and_relayed_after_commit(app, monkeyp
     sent = []
     celery_app = app.extensions["celery"]
     monkeypatch.setattr(
-        celery_app, "send_task", lambda name, kwargs, queue: sent.append((name, kwargs, queue))
+        celery_app, "send_task", lambda name, kwargs, queue, **kw: sent.append((name, kwargs, queue))
     )
     with atomic():
         db.session.add(Category(code="c", name_zh="c", name_en="c"))
