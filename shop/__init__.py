@@ -72,6 +72,7 @@ def _register_models() -> None:
     # Import every domain's models so metadata (and Alembic) sees all tables.
     import shop.accounts.models
     import shop.aid.models
+    import shop.audit.models
     import shop.catalog.models
     import shop.core.models
     import shop.inventory.models  # noqa: F401
@@ -80,6 +81,9 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts import api as accounts_api
     from shop.accounts import views as accounts_views
+    from shop.audit import api as audit_api
+    from shop.audit import views as audit_views
+    from shop.catalog import admin_api as catalog_admin_api
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
@@ -87,6 +91,10 @@ def _register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(accounts_api.admin_blp)
+    api.register_blueprint(catalog_admin_api.blp)
+    api.register_blueprint(audit_api.blp)
+    app.register_blueprint(audit_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)

@@ -17,6 +17,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("console.index", _l("Hall console"), ("operator", "admin")),
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
     ("aid_web.progress", _l("Programme progress"), ()),
+    ("audit_web.audit_log", _l("Audit log"), ("admin",)),
 ]
 babel = Babel()
 csrf = CSRFProtect()
