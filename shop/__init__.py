@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
+
+
+class BoundedIntConverter(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -15,6 +22,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
 
     app = Flask(__name__)
+    # Path ids are 32-bit database integers: a larger number is no such resource (404), not a 500.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(settings.flask_config())
     app.extensions["settings"] = settings
     if settings.PROXY_FIX_X_FOR:
