@@ -13,7 +13,10 @@ log = logging.getLogger(__name__)
 def expire_unpaid_task() -> int:
     """Expire orders whose reservation ran out unpaid, releasing their stock."""
     from shop.orders.services import expire_unpaid_orders
+    from workers.tasks import claim_period
 
+    if not claim_period("shop.orders.expire_unpaid"):
+        return 0
     return expire_unpaid_orders()
 
 

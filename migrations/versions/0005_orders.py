@@ -1,7 +1,7 @@
 """orders, payments, webhook inbox, refunds
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0009
 Create Date: 2026-11-26 23:13:04.554734
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0005"
-down_revision = "0004"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

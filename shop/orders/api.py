@@ -8,6 +8,7 @@ from shop.accounts.auth import api_user, require_role
 from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.idempotency import idempotent
+from shop.core.limits import limit_orders
 from shop.orders import services
 from shop.orders.schemas import CancelIn, OrderIn, OrderListArgs, OrderOut, OrderPage, order_dict
 
@@ -30,6 +31,7 @@ def _delivery(data: dict) -> services.DeliveryRequest:
 
 @blp.route("", methods=["POST"])
 @idempotent
+@limit_orders
 @blp.arguments(OrderIn)
 @blp.response(201, OrderOut)
 @blp.alt_response(409, description="Not enough stock (the problem names the SKU)")

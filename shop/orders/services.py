@@ -430,6 +430,17 @@ def cancel_order(order_id: int, *, actor: User, reason: str = "cancelled by the 
 
         cancel_open_payments(order)
     notify(order, "cancelled")
+    if order.user_id != actor.id:
+        from shop.audit.services import record
+
+        record(
+            actor,
+            "order.cancelled",
+            target_type="order",
+            target_id=order.id,
+            number=order.number,
+            reason=reason,
+        )
     return order
 
 

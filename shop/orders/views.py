@@ -14,6 +14,7 @@ from shop.accounts.auth import require_staff_page
 from shop.catalog.services import list_locations
 from shop.core.db import atomic
 from shop.core.errors import ShopError
+from shop.core.limits import limit_orders
 from shop.orders import cart, services
 from shop.orders.models import STATUSES
 from shop.orders.services import TIANJIN_DISTRICTS
@@ -93,6 +94,7 @@ def _halls():
 
 @bp.route("/checkout", methods=["GET", "POST"])
 @login_required
+@limit_orders
 def checkout():
     lines = cart.lines(session)
     form = request.form

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from shop.accounts.auth import api_user, require_role
 from shop.core.db import atomic
 from shop.core.idempotency import idempotent
+from shop.core.limits import limit_webhook
 from shop.orders import services as orders
 from shop.orders.schemas import OrderOut, order_dict, refund_dict
 from shop.payments import refunds, services, webhooks
@@ -83,6 +84,7 @@ def create_refund(data: dict, order_id: int):
 
 
 @blp.route("/payments/stripe/webhook", methods=["POST"])
+@limit_webhook
 @blp.response(200, WebhookOut)
 @blp.alt_response(400, description="Missing, wrong or stale Stripe-Signature")
 def stripe_webhook():

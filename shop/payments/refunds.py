@@ -241,6 +241,7 @@ def refund_order(
 ) -> Refund:
     """Staff refund (part of) an order at one of their locations."""
     from shop.accounts.auth import ensure_location_access
+    from shop.audit.services import record
     from shop.catalog.services import get_location
 
     order = orders.lock_order(order_id)
@@ -249,7 +250,7 @@ def refund_order(
     if restock_location:
         restock_at = get_location(restock_location)
         ensure_location_access(staff, restock_at)
-    return create_refund(
+    refund = create_refund(
         order,
         reason=reason,
         actor_id=staff.id,
@@ -257,6 +258,18 @@ def refund_order(
         lines=lines,
         restock_at=restock_at,
     )
+    record(
+        staff,
+        "order.refunded",
+        target_type="order",
+        target_id=order.id,
+        number=order.number,
+        refund_id=refund.id,
+        amount_fen=refund.amount_fen,
+        reason=refund.reason,
+        restock_location=restock_location or "",
+    )
+    return refund
 
 
 # -- sending and settling ---------------------------------------------------------------------------

@@ -77,6 +77,18 @@ def confirm_manual_payment(
     orders.mark_paid(
         order, amount_fen=order.total_fen, paid_at=now, actor_id=staff.id, reason=f"manual payment ({method})"
     )
+    from shop.audit.services import record
+
+    record(
+        staff,
+        "order.payment_confirmed",
+        target_type="order",
+        target_id=order.id,
+        number=order.number,
+        amount_fen=order.total_fen,
+        method=method,
+        reference=reference[:200],
+    )
     return order
 
 
