@@ -12,7 +12,7 @@ from shop.core.limits import limit_webhook
 from shop.orders import services as orders
 from shop.orders.schemas import OrderOut, order_dict, refund_dict
 from shop.payments import refunds, services, webhooks
-from shop.payments.errors import GatewayUnavailable
+from shop.payments.errors import StripeNotEnabled
 from shop.payments.schemas import IntentOut, ManualPaymentIn, RefundCreatedOut, RefundIn, WebhookOut
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1", description="Payments and refunds")
@@ -87,11 +87,12 @@ def create_refund(data: dict, order_id: int):
 @limit_webhook
 @blp.response(200, WebhookOut)
 @blp.alt_response(400, description="Missing, wrong or stale Stripe-Signature")
+@blp.alt_response(404, description="Stripe is not enabled on this shop")
 def stripe_webhook():
     """Stripe events (verified on the raw body, stored once by id, applied in the same transaction)."""
     settings = current_app.extensions["settings"]
     if not (settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET):
-        raise GatewayUnavailable("Stripe is not configured on this shop")
+        raise StripeNotEnabled("set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to receive Stripe events")
     from shop.payments.stripe_gateway import StripeGateway
 
     event = StripeGateway(settings).verify_event(request.get_data(), request.headers.get("Stripe-Signature"))

@@ -1,4 +1,4 @@
-from shop.core.errors import Conflict, ShopError, Unavailable, ValidationFailed
+from shop.core.errors import Conflict, NotFound, ShopError, Unavailable, ValidationFailed
 
 
 class WrongGateway(Conflict):
@@ -30,6 +30,11 @@ class BadSignature(ShopError):
     status = 400
     slug = "bad-signature"
     title = "Invalid webhook signature"
+
+
+class StripeNotEnabled(NotFound):
+    slug = "stripe-not-enabled"
+    title = "Stripe payments are not enabled on this shop"
 
 
 class GatewayUnavailable(Unavailable):

@@ -409,9 +409,13 @@ def test_unknown_events_and_orders_are_stored_and_ignored(stripe_shop, client):
     assert _events() == 2
 
 
-def test_webhook_without_stripe_configured_is_503(seeded, client):
-    r = client.post("/api/v1/payments/stripe/webhook", data=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
-    assert r.status_code == 503 and r.content_type == "application/problem+json"
+def test_webhook_without_stripe_configured_is_404(seeded, client):
+    r = client.post(
+        "/api/v1/payments/stripe/webhook",
+        data=b"{}",
+        headers={"Stripe-Signature": "t=1,v1=x", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 404 and r.content_type == "application/problem+json"
 
 
 def test_expired_event_payload_is_kept_for_audit(stripe_shop, client):
