@@ -84,7 +84,8 @@ def _register_models() -> None:
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
-    import shop.inventory.models  # noqa: F401
+    import shop.inventory.models
+    import shop.notifications.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
