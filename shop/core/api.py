@@ -64,7 +64,9 @@ def page_of(query, *, page: int, per_page: int):
 
     from shop.core.db import db
 
-    stmt = query.add_columns(func.count().over().label("_total")).limit(per_page).offset((page - 1) * per_page)
+    stmt = (
+        query.add_columns(func.count().over().label("_total")).limit(per_page).offset((page - 1) * per_page)
+    )
     result = db.session.execute(stmt).all()
     if result:
         return [r[0] for r in result], int(result[0][-1])
