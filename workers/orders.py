@@ -1,4 +1,4 @@
-"""Order tasks: expire unpaid orders (beat, every minute) and deliver buyer notices."""
+"""Order tasks: expire unpaid orders (beat, every minute)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,3 @@ def expire_unpaid_task() -> int:
     if not claim_period("shop.orders.expire_unpaid"):
         return 0
     return expire_unpaid_orders()
-
-
-@shared_task(name="shop.orders.notify_buyer", ignore_result=True)
-def notify_buyer_task(notice_id: int) -> str:
-    """Deliver one buyer notice through the configured sender; safe to run twice."""
-    from shop.orders.notices import deliver_notice
-
-    return deliver_notice(notice_id)

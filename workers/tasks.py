@@ -51,5 +51,13 @@ def stock_reconcile_task() -> int:
     return len(drifts)
 
 
+@shared_task(name="shop.notifications.send", ignore_result=True, autoretry_for=(OSError,), max_retries=8)
+def send_notification_task(notification_id: int) -> str:
+    """Deliver one queued notification through the configured sender (store or SMTP)."""
+    from shop.notifications.services import deliver
+
+    return deliver(notification_id)
+
+
 import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
 import workers.payments  # noqa: E402, F401  (registers shop.payments.* tasks)

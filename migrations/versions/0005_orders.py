@@ -1,8 +1,8 @@
 """orders, payments, webhook inbox, refunds
 
 Revision ID: 0005
-Revises: 0009
-Create Date: 2026-11-26 23:13:04.554734
+Revises: 0010
+Create Date: 2026-11-26 23:27:54.012964
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0005"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -67,21 +67,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_shop_order_location_id'), ['location_id'], unique=False)
         batch_op.create_index('ix_shop_order_status_reserved_until', ['status', 'reserved_until'], unique=False)
         batch_op.create_index('ix_shop_order_user_created', ['user_id', 'created_at'], unique=False)
-
-    op.create_table('order_notice',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('order_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=40), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['order_id'], ['shop_order.id'], name=op.f('fk_order_notice_order_id_shop_order'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_order_notice_user_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_notice'))
-    )
-    with op.batch_alter_table('order_notice', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_order_notice_order_id'), ['order_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_order_notice_user_id'), ['user_id'], unique=False)
 
     op.create_table('order_status_change',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -226,11 +211,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_order_status_change_order_id'))
 
     op.drop_table('order_status_change')
-    with op.batch_alter_table('order_notice', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_order_notice_user_id'))
-        batch_op.drop_index(batch_op.f('ix_order_notice_order_id'))
-
-    op.drop_table('order_notice')
     with op.batch_alter_table('shop_order', schema=None) as batch_op:
         batch_op.drop_index('ix_shop_order_user_created')
         batch_op.drop_index('ix_shop_order_status_reserved_until')

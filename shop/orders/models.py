@@ -1,4 +1,4 @@
-"""Orders, their lines (price and producer snapshots), status history and buyer notices."""
+"""Orders, their lines (price and producer snapshots) and their status history."""
 
 from __future__ import annotations
 
@@ -156,16 +156,3 @@ class OrderStatusChange(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reason: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class OrderNotice(db.Model):
-    """A message to the buyer about their order, shown on their order page and delivered by a task."""
-
-    __tablename__ = "order_notice"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(40))  # paid, expired, refunded, auto_refunded, ...
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

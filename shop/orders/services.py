@@ -21,7 +21,7 @@ from shop.core.db import db, utcnow
 from shop.core.outbox import enqueue
 from shop.orders import reservations
 from shop.orders.errors import BadTransition, InvalidDelivery, InvalidLines, NotYourOrder, OrderNotFound
-from shop.orders.models import Order, OrderLine, OrderNotice
+from shop.orders.models import Order, OrderLine
 from shop.orders.states import advance
 
 MAX_LINES = 50
@@ -300,10 +300,15 @@ def orders_query(
     return stmt.order_by(Order.created_at.desc(), Order.id.desc())
 
 
-def notices_for(order: Order) -> list[OrderNotice]:
+def notices_for(order: Order) -> list:
+    """The buyer's notifications about this order, oldest first."""
+    from shop.notifications.models import Notification
+
     return list(
         db.session.scalars(
-            select(OrderNotice).where(OrderNotice.order_id == order.id).order_by(OrderNotice.id)
+            select(Notification)
+            .where(Notification.user_id == order.user_id, Notification.dedupe_key.like(f"order:{order.id}:%"))
+            .order_by(Notification.id)
         )
     )
 
@@ -365,20 +370,58 @@ def re_reserve(order: Order, *, on) -> bool:
     return True
 
 
-def notify(order: Order, kind: str) -> OrderNotice:
-    """Tell the buyer something about their order: a notice row now, delivered by a task after commit."""
-    notice = OrderNotice(order_id=order.id, user_id=order.user_id, kind=kind)
-    db.session.add(notice)
-    db.session.flush()
-    enqueue("shop.orders.notify_buyer", {"notice_id": notice.id})
-    return notice
+# What the buyer is told, in Chinese and English (mails carry both; pages show the page's language).
+NOTICES = {
+    "paid": ("订单已付款，谢谢！", "Your order is paid. Thank you!"),
+    "expired": (
+        "订单未按时付款，已失效，商品已重新上架。",
+        "Your order was not paid in time and has expired.",
+    ),
+    "cancelled": ("订单已取消。", "Your order was cancelled."),
+    "refunded": ("订单已办理退款。", "A refund was issued for your order."),
+    "auto_refunded": (
+        "您的付款无法用于此订单，已自动退回。",
+        "Your payment could not be used for this order and was refunded automatically.",
+    ),
+    "payment_failed": ("付款未成功，您可以重新付款。", "Your payment did not go through; you can try again."),
+}
+
+
+def notify(order: Order, kind: str, *, ref: object = "") -> None:
+    """Tell the buyer about their order: a notification queued in this unit of work, sent by a task.
+
+    ``ref`` tells apart repeated events of one kind (each refund); the same event is told once.
+    """
+    from shop.accounts.models import User
+    from shop.notifications.services import notify as queue_notification
+
+    zh, en = NOTICES[kind]
+    settings = current_app.extensions["settings"]
+    link = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/orders/{order.id}"
+    queue_notification(
+        dedupe_key=f"order:{order.id}:{kind}:{ref}",
+        kind=f"order_{kind}",
+        subject=f"{zh} {en} · {order.number}"[:200],
+        body=f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
+        user=db.session.get(User, order.user_id),
+    )
 
 
 def flag(order: Order, note: str) -> None:
     """Mark the order for staff attention with a note (kept, newest last)."""
+    from shop.notifications.services import notify as queue_notification
+
     order.needs_attention = True
     order.attention_note = ((order.attention_note + "\n") if order.attention_note else "") + note[:500]
     db.session.flush()
+    # Staff of the order's location see it in their notifications, and in /staff/orders?attention=1.
+    queue_notification(
+        dedupe_key=f"order:{order.id}:attention:{order.attention_note.count(chr(10))}",
+        kind="order_attention",
+        subject=f"订单需处理 Order needs attention · {order.number}",
+        body=note,
+        location_id=order.location_id,
+    )
 
 
 def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int | None, reason: str) -> None:

@@ -207,7 +207,7 @@ def create_refund(
     db.session.flush()
     enqueue("shop.payments.send_refund", {"refund_id": refund.id}, queue="payments")
     if not cancelling:
-        orders.notify(order, "refunded")
+        orders.notify(order, "refunded", ref=refund.id)
     return refund
 
 

@@ -211,11 +211,11 @@ def settle_payment(
         db.session.flush()
         refunds.refund_payment(order, payment, reason="paid after expiry; stock no longer available")
         advance(order, "refunded", reason="paid after expiry without stock; refunded automatically")
-        orders.notify(order, "auto_refunded")
+        orders.notify(order, "auto_refunded", ref=payment.id)
         return "paid late without stock: refunded"
     # Cancelled, already paid by another payment, or beyond: the shop must not keep this money.
     order.paid_fen += amount_fen
     db.session.flush()
     refunds.refund_payment(order, payment, reason=f"payment not needed (order {order.status})")
-    orders.notify(order, "auto_refunded")
+    orders.notify(order, "auto_refunded", ref=payment.id)
     return f"order {order.status}: payment refunded"

@@ -145,7 +145,7 @@ def _payment_intent_event(kind: str, obj: dict, event: dict) -> tuple[str, int |
         payment.failure = str(error.get("message") or error.get("code") or "payment failed")[:500]
         db.session.flush()
         if order.status == "pending_payment":
-            orders.notify(order, "payment_failed")
+            orders.notify(order, "payment_failed", ref=payment.id)
         return "payment failed: buyer may retry", order.id
     payment.status = "canceled"
     db.session.flush()

@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import create_user
-from tests.orders.browser_fixtures import chromium, new_page, shop_server  # noqa: F401  (fixtures)
 
 
 def _sign_in(page, email: str) -> None:

@@ -47,7 +47,11 @@ def test_expiry_releases_exactly_what_was_reserved(seeded, client):
     assert expire_unpaid_orders(now=now) == 0
     assert reserved("CHL-LINE-500G", "DL-HM") == 5 and reconcile() == []
     kinds = db.session.scalars(select(OutboxMessage.task)).all()
-    assert kinds.count("shop.orders.notify_buyer") == 2
+    assert kinds.count("shop.notifications.send") == 2
+    from shop.notifications.models import Notification
+
+    told = db.session.scalars(select(Notification.kind)).all()
+    assert told == ["order_expired", "order_expired"]
 
 
 def test_expiry_respects_reservation_minutes(seeded, client):

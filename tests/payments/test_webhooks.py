@@ -14,7 +14,8 @@ from shop.aid.models import AidEntry
 from shop.core.db import atomic, db, utcnow
 from shop.core.models import OutboxMessage
 from shop.inventory.services import reconcile
-from shop.orders.models import Order, OrderNotice, OrderStatusChange
+from shop.notifications.models import Notification
+from shop.orders.models import Order, OrderStatusChange
 from shop.orders.services import expire_unpaid_orders
 from shop.payments.models import Payment, PaymentEvent, Refund
 from tests.orders.helpers import auth, buyer, order_body, reserved
@@ -169,8 +170,10 @@ def test_failure_then_success_pays(stripe_shop, client):
     )
     db.session.rollback()
     assert db.session.get(Order, order["id"]).status == "pending_payment"
-    kinds = db.session.scalars(select(OrderNotice.kind).where(OrderNotice.order_id == order["id"])).all()
-    assert kinds == ["payment_failed"]
+    kinds = db.session.scalars(
+        select(Notification.kind).where(Notification.dedupe_key.like(f"order:{order['id']}:%"))
+    ).all()
+    assert kinds == ["order_payment_failed"]
     deliver(
         client,
         intent_event(
@@ -290,8 +293,10 @@ def test_late_payment_without_stock_is_refunded_automatically(stripe_shop, strip
         and calls[0].form["payment_intent"] == intent
     )
     assert (
-        "auto_refunded"
-        in db.session.scalars(select(OrderNotice.kind).where(OrderNotice.order_id == o.id)).all()
+        "order_auto_refunded"
+        in db.session.scalars(
+            select(Notification.kind).where(Notification.dedupe_key.like(f"order:{o.id}:%"))
+        ).all()
     )
     assert (
         db.session.scalar(

@@ -1,4 +1,4 @@
-"""Browser-test fixtures for the order pages: the seeded shop served on a free port, headless Debian
+"""Fixtures for the order tests. Browser tests: the seeded shop served on a free port, headless Debian
 Chromium driven by Playwright (never a downloaded browser), kept off the network.
 
 ``scripts/browser.sh`` (run by ``scripts/test.sh``) installs ``chromium chromium-driver
