@@ -424,6 +424,15 @@ def flag(order: Order, note: str) -> None:
     )
 
 
+def aid_lock_order(line: OrderLine) -> tuple[int, int, int]:
+    """Sort key for sale lines sent to the aid ledger: (category, producer, variant).
+
+    The aid rollup rows a payment or refund bumps are keyed by category and producer; taking them in this
+    one order in every transaction means two concurrent payments (or refunds) cannot deadlock on them.
+    """
+    return (db.session.get(Variant, line.variant_id).product.category_id, line.producer_id, line.variant_id)
+
+
 def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int | None, reason: str) -> None:
     """Record the order as paid: status, aid ledger, fulfilment message and the buyer's notice.
 
@@ -433,14 +442,12 @@ def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int
         order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
     )
     work_unit = order.buyer_kind == "work_unit"
+    ordered = sorted(order.lines, key=aid_lock_order)
     record_sale(
         source=f"order:{order.id}",
         occurred_at=paid_at,
         channel="work_unit" if work_unit else "online",
-        lines=[
-            SaleLine(line.variant_id, line.quantity, line.line_total_fen, order.location_id)
-            for line in order.lines
-        ],
+        lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],
         direct_purchase=work_unit,
     )
     order.aid_counted = True

@@ -195,7 +195,10 @@ def create_refund(
             source=reference,
             original_source=f"order:{order.id}",
             occurred_at=utcnow(),
-            lines=[SaleLine(a.line.variant_id, a.quantity, a.amount_fen, order.location_id) for a in allocs],
+            lines=[
+                SaleLine(a.line.variant_id, a.quantity, a.amount_fen, order.location_id)
+                for a in sorted(allocs, key=lambda a: orders.aid_lock_order(a.line))
+            ],
         )
     if everything or order.refunded_fen >= order.paid_fen:
         # Nothing is left to fulfil: any units still held go back too.
