@@ -93,6 +93,7 @@ def _register_models() -> None:
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
+    import shop.fulfillment.models
     import shop.inventory.models
     import shop.notifications.models
     import shop.orders.models
@@ -108,6 +109,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
+    from shop.fulfillment import api as fulfilment_api
+    from shop.fulfillment import views as fulfilment_views
     from shop.ops import views as ops_views
     from shop.orders import api as orders_api
     from shop.orders import views as orders_views
@@ -122,6 +125,8 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(orders_api.blp)
     api.register_blueprint(payments_api.blp)
     app.register_blueprint(orders_views.bp)
+    api.register_blueprint(fulfilment_api.blp)
+    app.register_blueprint(fulfilment_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)

@@ -122,7 +122,14 @@ def stripe_api() -> Iterator[StripeStandIn]:
 
 
 @pytest.fixture
-def stripe_shop(seeded, stripe_api):
+def hold_fulfilment(seeded, monkeypatch):
+    """Payment tests stop at ``paid``: the fulfilment message stays queued in the outbox instead of
+    running inline (the pipeline has its own tests in tests/fulfillment)."""
+    monkeypatch.delitem(seeded.extensions["celery"].tasks, "shop.fulfilment.fulfil_order")
+
+
+@pytest.fixture
+def stripe_shop(seeded, stripe_api, hold_fulfilment):
     """The seeded shop taking payments through Stripe (the stand-in), running outbox tasks inline."""
     settings = seeded.extensions["settings"]
     saved = {
@@ -149,7 +156,7 @@ def stripe_shop(seeded, stripe_api):
 
 
 @pytest.fixture
-def inline_outbox(seeded):
+def inline_outbox(seeded, hold_fulfilment):
     settings = seeded.extensions["settings"]
     settings.OUTBOX_DELIVERY = "inline"
     yield seeded
