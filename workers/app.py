@@ -41,6 +41,33 @@ def _refuse_publish_inside_unit_of_work(sender=None, **_kwargs) -> None:
         raise RuntimeError(f"{sender} published inside atomic(): use shop.core.outbox.enqueue()")
 
 
+def guard_redis_restore_on_lost_connection() -> None:
+    """Keep a worker alive when Redis goes away while it holds unacknowledged messages.
+
+    On connection loss Celery closes the channel, and kombu (5.7) then tries to push the messages it had
+    taken back to Redis through a connection it has already released: an AttributeError that Celery
+    treats as unrecoverable, leaving the worker hung in shutdown (reproduced by
+    tests/workers/test_broker_outage.py). Those messages are still in Redis's ``unacked`` set, restored
+    after the visibility timeout, and the outbox sends them again sooner; so giving up the restore and
+    letting the consumer reconnect loses nothing.
+    """
+    from kombu.transport import redis as kombu_redis
+
+    original = kombu_redis.QoS.restore_unacked
+    if getattr(original, "shop_guarded", False):
+        return
+
+    def restore_unacked(self, client=None):
+        try:
+            return original(self, client)
+        except AttributeError as exc:  # the channel's connection is gone (see above)
+            log.warning("could not restore unacknowledged messages on a lost connection: %s", exc)
+            return None
+
+    restore_unacked.shop_guarded = True  # type: ignore[attr-defined]
+    kombu_redis.QoS.restore_unacked = restore_unacked
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         autoretry_for = TASK_RETRY["autoretry_for"]
@@ -94,8 +121,11 @@ def celery_init_app(app: Flask) -> Celery:
             except Exception:  # recording must never hide the original failure
                 log.exception("could not record the failure of %s %s", self.name, task_id)
 
+    settings = app.extensions["settings"]
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        guard_redis_restore_on_lost_connection()
     celery_app = Celery(app.name, task_cls=FlaskTask)
-    celery_app.config_from_object(celery_config(app.extensions["settings"]))
+    celery_app.config_from_object(celery_config(settings))
     celery_app.set_default()
     import workers.tasks  # noqa: F401  (registers the shop's tasks on this app)
 
