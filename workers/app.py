@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from celery.signals import before_task_publish
 from flask import Flask
 
 from config.celery import (  # noqa: F401  (re-exported for callers of workers.app)
@@ -31,14 +30,20 @@ def _header(request, name: str):
     return getattr(request, name, None) or headers.get(name)
 
 
-@before_task_publish.connect
-def _refuse_publish_inside_unit_of_work(sender=None, **_kwargs) -> None:
-    """A message published inside an open transaction could announce a change that then rolls back;
-    side effects go through ``shop.core.outbox.enqueue`` instead, which publishes after the commit."""
-    from shop.core.db import in_unit_of_work
+class ShopCelery(Celery):
+    """Celery that refuses to publish from inside an open unit of work.
 
-    if in_unit_of_work():
-        raise RuntimeError(f"{sender} published inside atomic(): use shop.core.outbox.enqueue()")
+    A message published inside a transaction could announce a change that then rolls back, or reach a
+    worker before the commit it depends on. Side effects go through ``shop.core.outbox.enqueue``, which
+    publishes after the commit. (``Task.apply_async``, ``.delay()`` and retries all go through here.)
+    """
+
+    def send_task(self, name, *args, **kwargs):
+        from shop.core.db import in_unit_of_work
+
+        if in_unit_of_work():
+            raise RuntimeError(f"{name} published inside atomic(): use shop.core.outbox.enqueue()")
+        return super().send_task(name, *args, **kwargs)
 
 
 def guard_redis_restore_on_lost_connection() -> None:
@@ -124,7 +129,7 @@ def celery_init_app(app: Flask) -> Celery:
     settings = app.extensions["settings"]
     if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         guard_redis_restore_on_lost_connection()
-    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app = ShopCelery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(settings))
     celery_app.set_default()
     import workers.tasks  # noqa: F401  (registers the shop's tasks on this app)

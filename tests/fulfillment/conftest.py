@@ -21,3 +21,12 @@ def queued(seeded):
     """The seeded shop on PostgreSQL; outbox messages go to Redis and nobody runs them, so a test calls
     each pipeline step itself."""
     return seeded
+
+
+@pytest.fixture
+def inline(seeded):
+    """The seeded shop on PostgreSQL running the pipeline inline after each commit."""
+    settings = seeded.extensions["settings"]
+    settings.OUTBOX_DELIVERY = "inline"
+    yield seeded
+    settings.OUTBOX_DELIVERY = "celery"
