@@ -70,10 +70,14 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
+    from shop.inventory import api as inventory_api
+    from shop.inventory import views as inventory_views
     from shop.ops import views as ops_views
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(inventory_api.blp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(inventory_views.bp)

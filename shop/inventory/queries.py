@@ -250,3 +250,8 @@ def sale_lots(sale: CounterSale) -> dict[int, list[tuple[str, int, date | None]]
     for variant_id, code, quantity, best_before in rows:
         out.setdefault(variant_id, []).append((code, -quantity, best_before))
     return out
+
+
+def user_locations_all() -> list[Location]:
+    """Every stock location (a transfer may go anywhere), warehouse first."""
+    return list(db.session.scalars(select(Location).where(Location.kind != "transit").order_by(Location.id)))

@@ -205,6 +205,13 @@ def sellable_lots(variant_id: int, location_id: int, on: date | None) -> list[Lo
     )
 
 
+def _available(level: int, reserved: bool) -> int:
+    row = db.session.execute(
+        select(StockLevel.on_hand, StockLevel.reserved).where(StockLevel.id == level)
+    ).one()
+    return row.reserved if reserved else row.on_hand - row.reserved
+
+
 def take_stock(
     variant: Variant,
     location: Location,
@@ -240,7 +247,8 @@ def take_stock(
     res = db.session.execute(update(StockLevel).where(cond).values(**values))
     if res.rowcount != 1:
         raise InsufficientStock(
-            f"not enough {variant.sku} at {location.code} for {quantity}",
+            f"not enough {variant.sku} at {location.code} for {quantity}: "
+            f"{_available(lvl, from_reserved)} {'reserved' if from_reserved else 'available'}",
             sku=variant.sku,
             location=location.code,
         )

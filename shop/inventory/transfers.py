@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
-from shop.core.db import atomic, db, utcnow
+from shop.core.db import db, utcnow
 from shop.core.errors import ValidationFailed
 from shop.inventory import services as stock
 from shop.inventory.errors import LotExpired, ReceiptExceedsShipment, TransferClosed
@@ -330,24 +330,24 @@ def receive_transfer(
 
 
 def report_over_receipt(
-    transfer_id: int, excess: list[dict], *, actor_id: int | None, note: str = ""
+    transfer: Transfer, excess: list[dict], *, actor_id: int | None, note: str = ""
 ) -> None:
-    """Keep a refused over-receipt on record, in its own unit of work (the receipt itself rolled back)."""
-    with atomic():
-        for e in excess:
-            variant_id = db.session.scalar(select(Variant.id).where(Variant.sku == e["sku"]))
-            db.session.add(
-                TransferDiscrepancy(
-                    transfer_id=transfer_id,
-                    variant_id=variant_id,
-                    lot_code=e.get("lot") or "",
-                    kind="over",
-                    quantity=e["reported"] - e["in_transit"],
-                    accepted=False,
-                    actor_id=actor_id,
-                    note=note or f"refused: {e['reported']} reported, {e['in_transit']} in transit",
-                )
+    """Keep a refused over-receipt on record as ``over`` discrepancies (no stock changes)."""
+    for e in excess:
+        variant_id = db.session.scalar(select(Variant.id).where(Variant.sku == e["sku"]))
+        db.session.add(
+            TransferDiscrepancy(
+                transfer_id=transfer.id,
+                variant_id=variant_id,
+                lot_code=e.get("lot") or "",
+                kind="over",
+                quantity=e["reported"] - e["in_transit"],
+                accepted=False,
+                actor_id=actor_id,
+                note=note or f"refused: {e['reported']} reported, {e['in_transit']} in transit",
             )
+        )
+    db.session.flush()
 
 
 def cancel_transfer(transfer: Transfer, *, actor: User | None, note: str = "") -> Transfer:
