@@ -159,19 +159,14 @@ def record_counter_sale(
         )
         amount = variant.price_fen * qty
         total += amount
-        db.session.add(
+        sale.lines.append(
             CounterSaleLine(
-                sale_id=sale.id,
-                variant_id=variant.id,
-                quantity=qty,
-                unit_price_fen=variant.price_fen,
-                amount_fen=amount,
+                variant_id=variant.id, quantity=qty, unit_price_fen=variant.price_fen, amount_fen=amount
             )
         )
     sale.total_fen = total
     db.session.flush()
     _count_for_aid(sale, location)
-    db.session.refresh(sale)
     return SaleResult(sale, created=True)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from sqlalchemy import select
 
+from shop.accounts.models import User
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core.db import atomic, db
 from shop.inventory import services
 from shop.inventory.models import Lot, StockLevel
-from tests.conftest import create_user
 
 PASSWORD = "password-123"
 OP_HM = "op-hm@test.cn"  # operator of hall DL-HM
@@ -92,13 +93,35 @@ def make_world(*, users: bool = True) -> World:
         db.session.flush()
         world = World(apple.id, shoes.id, *(loc.id for loc in locs))
     if users:
-        create_user(OP_HM, "operator", ["DL-HM"])
-        create_user(OP_WX, "operator", ["DL-WX"])
-        create_user(OP_WH, "operator", ["GG-WH"])
-        create_user(ADMIN, "admin")
-        create_user(BUYER, "customer")
-        create_user(OFFICER, "aid_officer")
+        with atomic():
+            for email, role, codes in (
+                (OP_HM, "operator", ["DL-HM"]),
+                (OP_WX, "operator", ["DL-WX"]),
+                (OP_WH, "operator", ["GG-WH"]),
+                (ADMIN, "admin", []),
+                (BUYER, "customer", []),
+                (OFFICER, "aid_officer", []),
+            ):
+                add_user(email, role, codes)
     return world
+
+
+@cache
+def _password_hash() -> str:
+    # Argon2 is slow on purpose; hash the shared test password once per test process.
+    from shop.accounts.services import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def add_user(email: str, role: str, location_codes: list[str]) -> User:
+    """Insert a user in the current unit of work (what ``create_staff_user`` does, without re-hashing)."""
+    locations = list(db.session.scalars(select(Location).where(Location.code.in_(location_codes))))
+    user = User(email=email, name=email.split("@")[0], password_hash=_password_hash(), role=role)
+    user.locations = locations
+    db.session.add(user)
+    db.session.flush()
+    return user
 
 
 def put(sku: str, location: str, quantity: int, *, lot: str = "-", best_before: date | None = None) -> None:
