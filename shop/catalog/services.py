@@ -117,6 +117,9 @@ def list_locations(*, kind: str | None = None, on: date | None = None) -> list[L
     stmt = select(Location).order_by(Location.id)
     if kind:
         stmt = stmt.where(Location.kind == kind)
+    else:
+        # The in-transit location (inventory's bookkeeping for goods between two places) is no place.
+        stmt = stmt.where(Location.kind != "transit")
     locations = list(db.session.scalars(stmt))
     if on is not None:
         locations = [loc for loc in locations if loc.is_active_on(on)]
