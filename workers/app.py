@@ -110,6 +110,11 @@ def celery_init_app(app: Flask) -> Celery:
         max_retries = 8
 
         def __call__(self, *args, **kwargs):
+            from shop.ops.logging import request_id_var
+
+            headers = getattr(self.request, "headers", None) or {}
+            rid = getattr(self.request, "shop_request_id", None) or headers.get("shop_request_id") or "-"
+            token = request_id_var.set(rid)
             with app.app_context():
                 try:
                     return self.run(*args, **kwargs)
@@ -117,6 +122,7 @@ def celery_init_app(app: Flask) -> Celery:
                     from shop.core.db import db
 
                     db.session.remove()
+                    request_id_var.reset(token)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(app.extensions["settings"]))

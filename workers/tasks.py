@@ -49,3 +49,11 @@ def stock_reconcile_task() -> int:
     for d in drifts:
         log.error("stock drift: %s", d)
     return len(drifts)
+
+
+@shared_task(name="shop.notifications.send", ignore_result=True, autoretry_for=(OSError,), max_retries=8)
+def send_notification_task(notification_id: int) -> str:
+    """Deliver one queued notification through the configured sender (store or SMTP)."""
+    from shop.notifications.services import deliver
+
+    return deliver(notification_id)

@@ -24,6 +24,8 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The web request that caused it, so the task's logs can be joined to the request's.
+    request_id: Mapped[str] = mapped_column(String(64), default="")
 
 
 class IdempotencyRecord(db.Model):
