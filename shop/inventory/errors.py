@@ -6,7 +6,9 @@ class InsufficientStock(Conflict):
     title = "Not enough stock"
 
 
-class LotExpired(Conflict):
+class LotExpired(InsufficientStock):
+    """Not enough stock that may still be sold: the rest is past its best-before date."""
+
     slug = "lot-expired"
     title = "Lot is past its best-before date"
 

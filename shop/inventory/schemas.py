@@ -22,10 +22,21 @@ from shop.inventory.models import (
 from shop.inventory.queries import StockRow, effective_threshold, is_expired
 from shop.inventory.services import MAX_QUANTITY
 
-Quantity = lambda **kw: f.Integer(strict=True, validate=v.Range(min=1, max=MAX_QUANTITY), **kw)  # noqa: E731
-Sku = lambda **kw: f.String(validate=v.Length(min=1, max=60), **kw)  # noqa: E731
-LotCode = lambda **kw: f.String(validate=v.Length(min=1, max=40), **kw)  # noqa: E731
-Note = lambda: f.String(load_default="", validate=v.Length(max=500))  # noqa: E731
+
+def Quantity(**kw) -> f.Integer:
+    return f.Integer(strict=True, validate=v.Range(min=1, max=MAX_QUANTITY), **kw)
+
+
+def Sku(**kw) -> f.String:
+    return f.String(validate=v.Length(min=1, max=60), **kw)
+
+
+def LotCode(**kw) -> f.String:
+    return f.String(validate=v.Length(min=1, max=40), **kw)
+
+
+def Note() -> f.String:
+    return f.String(load_default="", validate=v.Length(max=500))
 
 
 # -- requests --------------------------------------------------------------------------------------
