@@ -257,14 +257,28 @@ def record_count(
     return count
 
 
-def set_low_stock_threshold(location: Location, variant: Variant, threshold: int | None) -> StockLevel:
+def set_low_stock_threshold(
+    location: Location, variant: Variant, threshold: int | None, *, actor: User | None = None
+) -> StockLevel:
     """Set (or with None, clear back to the SKU's default) the low-stock threshold at ``location``."""
+    from shop.audit.services import record
+
     if threshold is not None and (isinstance(threshold, bool) or not 0 <= threshold <= stock.MAX_QUANTITY):
         raise BadQuantity(
             "threshold must be zero or more", errors=[{"field": "threshold", "message": ">= 0"}]
         )
     lvl = stock.level_id(variant.id, location.id)
     db.session.execute(update(StockLevel).where(StockLevel.id == lvl).values(low_stock_threshold=threshold))
+    # Not a stock movement, so the staff audit log keeps who changed it.
+    record(
+        actor,
+        "stock.threshold_set",
+        target_type="stock_level",
+        target_id=lvl,
+        sku=variant.sku,
+        location=location.code,
+        threshold=threshold,
+    )
     db.session.flush()
     level = db.session.get(StockLevel, lvl)
     db.session.refresh(level)

@@ -124,7 +124,7 @@ def set_threshold(data: dict, code: str, sku: str):
     with atomic():
         location = queries.location_for(api_user(), code)
         variant = queries.variant_by_sku(sku)
-        adjustments.set_low_stock_threshold(location, variant, data["threshold"])
+        adjustments.set_low_stock_threshold(location, variant, data["threshold"], actor=api_user())
     return _stock_item(location, variant.sku)
 
 

@@ -446,7 +446,7 @@ def alerts(code: str):
             threshold = _int("threshold", minimum=0)
             with atomic():
                 variant = queries.variant_by_sku(request.form.get("sku", ""))
-                adjustments.set_low_stock_threshold(location, variant, threshold)
+                adjustments.set_low_stock_threshold(location, variant, threshold, actor=current_user)
         except ShopError as err:
             flash(err.detail, "error")
         else:

@@ -211,6 +211,10 @@ def test_low_stock_thresholds_and_expiring_lots(world, api):
         headers={"Authorization": f"Bearer {op.token}"},
     )
     assert r.status_code == 200 and r.json["low_stock_threshold"] == 8 and r.json["low"] is True
+    from shop.audit.models import AuditEvent
+
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.threshold_set"))
+    assert event.actor_email == OP_HM and event.details["threshold"] == 8
     low = op.get("/api/v1/locations/DL-HM/low-stock").json["items"]
     assert {i["sku"] for i in low} == {"SHOE-1", "APL-5KG"}
     r = op.client.put(
