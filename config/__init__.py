@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
     PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
 
+    # Benchmarks: bare baseline endpoints under /_bench and an X-SQL-Statements response header.
+    BENCH_ENDPOINTS: bool = False
+    SQL_COUNT_HEADER: bool = False
+
     # Logs: "json" (one object per line, with request id) or "text". Production defaults to json.
     LOG_FORMAT: Literal["json", "text", ""] = ""
     LOG_LEVEL: str = "INFO"
@@ -100,6 +104,12 @@ class Settings(BaseSettings):
                 self.CELERY_BROKER_URL = "filesystem://"
         if not self.LOG_FORMAT:
             self.LOG_FORMAT = "json" if self.SHOP_PROFILE == "production" else "text"
+        if (
+            self.SHOP_PROFILE == "production"
+            and self.BENCH_ENDPOINTS
+            and not self.SECRET_KEY.startswith("bench-")
+        ):
+            raise ConfigError("BENCH_ENDPOINTS is for benchmark runs only")
         if self.SHOP_PROFILE == "production":
             if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")

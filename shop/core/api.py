@@ -55,14 +55,25 @@ class PageArgs(ma.Schema):
 
 
 def page_of(query, *, page: int, per_page: int):
-    """Run a paginated select: return ``(rows, total)``; a page past the end is empty."""
+    """Run a paginated select: return ``(rows, total)``; a page past the end is empty.
+
+    The total rides along as a window function on the page's own query (one statement, not two);
+    only a page past the end needs a separate count.
+    """
     from sqlalchemy import func, select
 
     from shop.core.db import db
 
+    stmt = (
+        query.add_columns(func.count().over().label("_total")).limit(per_page).offset((page - 1) * per_page)
+    )
+    result = db.session.execute(stmt).all()
+    if result:
+        return [r[0] for r in result], int(result[0][-1])
+    if page == 1:
+        return [], 0
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return rows, total or 0
+    return [], total or 0
 
 
 def init_api(app) -> None:
