@@ -358,8 +358,13 @@ def list_sales(args: dict, code: str):
     rows, total = page_of(
         queries.sale_query(location, on=args.get("date")), page=args["page"], per_page=args["per_page"]
     )
+    lots = queries.sales_lots(rows)
+    emails = queries.actor_emails({sale.operator_id for sale in rows})
     return {
-        "items": [_sale_body(sale, replayed=False) for sale in rows],
+        "items": [
+            s.sale_dict(sale, lots.get(sale.id, {}), emails.get(sale.operator_id), replayed=False)
+            for sale in rows
+        ],
         "total": total,
         "page": args["page"],
         "per_page": args["per_page"],

@@ -240,15 +240,31 @@ def get_sale(location: Location, sale_id: int) -> CounterSale:
 
 def sale_lots(sale: CounterSale) -> dict[int, list[tuple[str, int, date | None]]]:
     """For each variant of a sale: the lots its units came from, ``(lot code, units, best-before)``."""
-    out: dict[int, list[tuple[str, int, date | None]]] = {}
+    return sales_lots([sale]).get(sale.id, {})
+
+
+def sales_lots(sales: list[CounterSale]) -> dict[int, dict[int, list[tuple[str, int, date | None]]]]:
+    """``sale_lots`` for several sales in one query: ``{sale id: {variant id: [(lot, units, bb)]}}``."""
+    by_ref = {sale.reference_key: sale.id for sale in sales}
+    out: dict[int, dict[int, list[tuple[str, int, date | None]]]] = {}
+    if not by_ref:
+        return out
     rows = db.session.execute(
-        select(StockMovement.variant_id, Lot.code, StockMovement.quantity, Lot.best_before)
+        select(
+            StockMovement.reference,
+            StockMovement.variant_id,
+            Lot.code,
+            StockMovement.quantity,
+            Lot.best_before,
+        )
         .join(Lot, StockMovement.lot_id == Lot.id)
-        .where(StockMovement.reference == sale.reference_key, StockMovement.kind == "counter_sale")
+        .where(StockMovement.reference.in_(list(by_ref)), StockMovement.kind == "counter_sale")
         .order_by(StockMovement.id)
     )
-    for variant_id, code, quantity, best_before in rows:
-        out.setdefault(variant_id, []).append((code, -quantity, best_before))
+    for reference, variant_id, code, quantity, best_before in rows:
+        out.setdefault(by_ref[reference], {}).setdefault(variant_id, []).append(
+            (code, -quantity, best_before)
+        )
     return out
 
 
