@@ -34,6 +34,14 @@ ADJUSTMENT_REASONS: dict[str, tuple[int, str]] = {
     "customer_return": (1, "return"),  # a customer brought goods back in sellable state
     "other": (0, "adjustment"),  # anything else: the note must say what
 }
+# Words clients use for the same reasons.
+REASON_ALIASES = {
+    "spoiled": "spoilage",
+    "damaged": "damage",
+    "found_stock": "found",
+    "return": "customer_return",
+    "loss": "lost",
+}
 MAX_COUNT_LINES = 500
 
 
@@ -55,6 +63,7 @@ def adjust_stock(
     what is written off); they never go below zero or below what is reserved. Additions go into the
     named lot (a new lot of a perishable needs its best-before) or, for non-perishables, lot ``-``.
     """
+    reason = REASON_ALIASES.get(reason, reason)
     if reason not in ADJUSTMENT_REASONS:
         raise BadReason(
             f"reason must be one of {', '.join(ADJUSTMENT_REASONS)}",

@@ -9,7 +9,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from shop.core.api import PageArgs
-from shop.inventory.adjustments import ADJUSTMENT_REASONS
+from shop.inventory.adjustments import ADJUSTMENT_REASONS, REASON_ALIASES
 from shop.inventory.models import (
     MOVEMENT_KINDS,
     PAYMENT_METHODS,
@@ -96,7 +96,7 @@ class AdjustmentSchema(ma.Schema):
     quantity_delta = f.Integer(
         strict=True, required=True, validate=v.Range(min=-MAX_QUANTITY, max=MAX_QUANTITY)
     )
-    reason = f.String(required=True, validate=v.OneOf(list(ADJUSTMENT_REASONS)))
+    reason = f.String(required=True, validate=v.OneOf([*ADJUSTMENT_REASONS, *REASON_ALIASES]))
     lot = LotCode()
     harvested_on = f.Date()
     best_before = f.Date()

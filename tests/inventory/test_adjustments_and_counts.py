@@ -66,6 +66,8 @@ def test_damage_of_a_named_lot_and_found_stock(world, api):
         and r.json["movements"][0]["kind"] == "return"
         and r.json["movements"][0]["lot"] == "-"
     )
+    r = op.post(ADJ, json={"sku": "SHOE-1", "quantity_delta": -1, "reason": "damaged"})  # an accepted alias
+    assert r.status_code == 201 and r.json["movements"][0]["reason"] == "damage"
     assert lots("APL-5KG", "DL-HM") == {"L1": 6, "L2": 3, "L3": 3}
     assert reconcile() == []
 
