@@ -57,3 +57,7 @@ def send_notification_task(notification_id: int) -> str:
     from shop.notifications.services import deliver
 
     return deliver(notification_id)
+
+
+import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
+import workers.payments  # noqa: E402, F401  (registers shop.payments.* tasks)

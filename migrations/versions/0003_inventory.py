@@ -1,7 +1,7 @@
 """inventory: transfers, counter sales, stock counts
 
 Revision ID: 0003
-Revises: 0010 (written against 0002; placed after main's head so the chain stays linear)
+Revises: 0005 (written against 0002; placed after main's head so the chain stays linear)
 Create Date: 2026-11-26 23:10:14.013725
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0003"
-down_revision = "0010"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ Rules kept here:
   never read-then-write, which would oversell under concurrency (and SQLite ignores FOR UPDATE).
 - Several levels are always touched in ascending level id order, so two transactions cannot deadlock.
 - Stock leaves lots first-expiry-first; a sale never takes units from a lot past its best-before date
-  (write-offs of spoiled stock may).
+  (write-offs of spoiled stock may), nor leaves fewer unexpired units than are reserved for orders.
 - Units in transit between two locations sit at the in-transit location (kind ``transit``), on hand and
   reserved at once, so they are counted and explained by the ledger but never available to sell.
 - A stock level is locked before its lots are read (the conditional update takes the row lock), so a
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -212,6 +212,31 @@ def _available(level: int, reserved: bool) -> int:
     return row.reserved if reserved else row.on_hand - row.reserved
 
 
+def _keep_reservations_sellable(variant: Variant, location: Location, level: int, day: date) -> None:
+    """Refuse to leave fewer sellable (unexpired) units than are reserved for online orders.
+
+    ``on_hand - reserved`` counts expired units too, so a sale could otherwise take the last good units
+    and leave the orders waiting at this location with only expired ones. The level row is locked.
+    """
+    reserved = db.session.scalar(select(StockLevel.reserved).where(StockLevel.id == level))
+    if not reserved:
+        return
+    good = db.session.scalar(
+        select(func.coalesce(func.sum(Lot.quantity), 0)).where(
+            Lot.variant_id == variant.id,
+            Lot.location_id == location.id,
+            or_(Lot.best_before.is_(None), Lot.best_before >= day),
+        )
+    )
+    if good < reserved:
+        raise InsufficientStock(
+            f"{variant.sku} at {location.code}: {reserved} units are reserved for online orders and only "
+            f"{good} unexpired units would be left",
+            sku=variant.sku,
+            location=location.code,
+        )
+
+
 def take_stock(
     variant: Variant,
     location: Location,
@@ -265,6 +290,8 @@ def take_stock(
             continue
         takes.append(Take(lot.id, lot.code, n, lot.best_before))
         remaining -= n
+    if not remaining and day is not None and not from_reserved:
+        _keep_reservations_sellable(variant, location, lvl, day)
     if remaining:
         raise LotExpired(
             f"{variant.sku} at {location.code}: {remaining} of the {quantity} units asked for are only in "
@@ -345,6 +372,8 @@ def take_from_lot(
     )
     if res.rowcount != 1:
         raise InsufficientStock(f"lot {lot_code} holds fewer than {quantity}", sku=variant.sku)
+    if sellable_on is not None:
+        _keep_reservations_sellable(variant, location, lvl, sellable_on)
     _record(
         kind,
         variant_id=variant.id,
@@ -553,7 +582,6 @@ class Drift:
 
 def reconcile() -> list[Drift]:
     """Compare every level and lot with the sum of its movements; return each difference found."""
-    from sqlalchemy import func
 
     drifts: list[Drift] = []
     sums = {

@@ -237,3 +237,23 @@ def test_idempotency_key_replays_the_first_answer(world, api):
     r2 = op.post(SALES, json=body, headers=headers)
     assert r1.status_code == r2.status_code == 201 and r2.headers["Idempotent-Replayed"] == "true"
     assert level("SHOE-1", "DL-HM") == (4, 0)
+
+
+def test_a_sale_never_leaves_online_reservations_with_only_expired_units(world, api):
+    from shop.catalog.models import Location, Variant
+    from shop.core.db import atomic, db
+    from shop.inventory.services import reserve
+
+    put("APL-5KG", "DL-HM", 2, lot="OLD", best_before=date.today() - timedelta(days=1))
+    put("APL-5KG", "DL-HM", 5, lot="GOOD", best_before=date.today() + timedelta(days=9))
+    with atomic():
+        variant = db.session.scalar(select(Variant).where(Variant.sku == "APL-5KG"))
+        hall = db.session.scalar(select(Location).where(Location.code == "DL-HM"))
+        reserve([(variant, 3)], hall, reference="order:GG-1")  # an online pickup order waits here
+    op = api.as_user(OP_HM)
+    # on hand 7 - reserved 3 = 4 "available", but only 2 good units are not promised to the order
+    r = op.post(SALES, json=_sale("r-1", [{"sku": "APL-5KG", "quantity": 3}]))
+    assert r.status_code == 409 and "reserved for online orders" in r.json["detail"]
+    assert lots("APL-5KG", "DL-HM") == {"OLD": 2, "GOOD": 5}
+    assert op.post(SALES, json=_sale("r-2", [{"sku": "APL-5KG", "quantity": 2}])).status_code == 201
+    assert level("APL-5KG", "DL-HM") == (5, 3)
