@@ -48,9 +48,13 @@ def live_server(app) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium per test process."""
+    """One headless Chromium per test module.
+
+    Module scope, not session: Playwright's sync API runs an event loop while it is open, and a second
+    ``sync_playwright()`` in the same process (another module's fixture) refuses to start inside it.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: run `bash scripts/browser.sh` (scripts/test.sh does) to install it"
