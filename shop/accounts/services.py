@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
 from shop.accounts.models import ROLES, User
@@ -123,7 +124,8 @@ def user_for_token(token: str) -> User | None:
         return None
     if not isinstance(data, dict):
         return None
-    user = db.session.get(User, data.get("uid"))
+    # Locations load when an operator check asks for them, not on every bearer-token request.
+    user = db.session.get(User, data.get("uid"), options=[lazyload(User.locations)])
     if user is None or user.token_version != data.get("v"):
         return None
     return user
