@@ -236,3 +236,68 @@ class Report:
 
 def python() -> str:
     return str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+
+
+def start_celery(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    concurrency: int,
+    queues: str = "default,payments,fulfilment,reports",
+) -> subprocess.Popen:
+    """A Celery worker in the production profile (prefork, ``concurrency`` processes); wait until ready."""
+    log = log_dir / f"celery-{concurrency}.log"
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "workers.main",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery exited:\n{log.read_text()[-3000:]}")
+        if " ready." in log.read_text():
+            return proc
+        time.sleep(0.2)
+    stop_process(proc)
+    raise RuntimeError(f"celery did not get ready:\n{log.read_text()[-3000:]}")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_drained(redis_url: str, queue: str, total: int, timeout: float = 600) -> float:
+    """Seconds from the first message taken off ``queue`` until it is empty (polled every 5 ms)."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    deadline = time.time() + timeout
+    started = None
+    while time.time() < deadline:
+        n = r.llen(queue)
+        now = time.perf_counter()
+        if started is None and n < total:
+            started = now
+        if started is not None and n == 0:
+            return now - started
+        time.sleep(0.005)
+    raise RuntimeError(f"{queue} not drained in {timeout} s ({r.llen(queue)} left)")

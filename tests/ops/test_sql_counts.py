@@ -19,6 +19,7 @@ def counted(app, pg_url, redis_url, tmp_path):
 def test_product_list_costs_the_same_statements_at_any_size(counted, per_page):
     r = counted.get(f"/api/v1/products?per_page={per_page}")
     assert r.status_code == 200 and len(r.json["items"]) == min(per_page, 11)
+    print(f"SQL_COUNT product list API ({per_page})={r.headers['X-SQL-Statements']}")  # read by make bench
     assert int(r.headers["X-SQL-Statements"]) <= 4
 
 
@@ -26,6 +27,7 @@ def test_product_list_page_statements(counted):
     r = counted.get("/products")
     assert r.status_code == 200
     # product rows, count, variants, availability, categories, townships, programme banner
+    print(f"SQL_COUNT product list page={r.headers['X-SQL-Statements']}")
     assert int(r.headers["X-SQL-Statements"]) <= 9
 
 
@@ -99,6 +101,7 @@ def test_placing_an_order_costs_at_most_twelve_statements(counted_world, deliver
     body = {"lines": [{"sku": "SHOE-1", "quantity": 2}], "delivery": where}
     r, seen = _statements(counted_world, lambda: client.post("/api/v1/orders", json=body, headers=auth))
     assert r.status_code == 201, r.json
+    print(f"SQL_COUNT order placement ({delivery})={len(seen)}")
     assert len(seen) <= 12, "\n".join(seen)
 
 
@@ -115,4 +118,5 @@ def test_counter_sale_statements(counted_world):
     assert r.status_code == 201, r.json
     # Measured at 27 (idempotent replay check, level lock, lots first-expiry-first, aid ledger entry);
     # the budget keeps it from growing unnoticed.
+    print(f"SQL_COUNT counter sale={len(seen)}")
     assert len(seen) <= 27, "\n".join(seen)
