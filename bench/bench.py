@@ -376,7 +376,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", "2")))
-    ap.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "4")))
+    ap.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "8")))
     ap.add_argument("--tasks", type=int, default=int(os.environ.get("BENCH_TASKS", "10000")))
     ap.add_argument("--celery-concurrency", type=int, nargs="*", default=[2, 4])
     args = ap.parse_args()

@@ -41,6 +41,9 @@ def production_env(database_url: str, redis_url: str, data_dir: Path, **extra: s
         DATA_DIR=str(data_dir),
         WEB_ACCESS_LOG="",  # access logging to a pipe would cost CPU the figures should not include
         LOG_LEVEL="WARNING",
+        # As in config/production.env: without it every gthread thread gets its own malloc arena and a
+        # web worker's RSS grows by tens of MB under load.
+        MALLOC_ARENA_MAX="2",
     )
     env.update(extra)
     return env
@@ -212,14 +215,14 @@ class Report:
 
     def markdown(self) -> str:
         lines = [
-            "| scenario | figure | value | baseline (same run) | ratio | target |",
-            "|---|---|---|---|---|---|",
+            "| scenario | figure | value | baseline (same run) | ratio | target | notes |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
             base = f"{r.baseline}: {r.baseline_value:,.1f}" if r.baseline_value is not None else ""
             lines.append(
-                f"| {r.scenario} | {r.figure} | {r.value:,.1f} {r.unit} | {base} | {ratio} | {r.target} |"
+                f"| {r.scenario} | {r.figure} | {r.value:,.1f} {r.unit} | {base} | {ratio} | {r.target} | {r.notes} |"
             )
         return "\n".join(lines)
 

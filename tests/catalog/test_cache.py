@@ -46,3 +46,28 @@ def test_requests_with_credentials_and_errors_are_not_cached(cached):
 
 def test_off_outside_production_by_default(app):
     assert app.extensions["settings"].CATALOGUE_CACHE_SECONDS == 0
+
+
+def test_expired_answer_is_served_while_another_request_renews_it(cached):
+    first = cached.get("/api/v1/products?per_page=3")
+    (key,) = list(cache._entries)
+    _, body, status, headers = cache._entries[key]
+    cache._entries[key] = (0.0, body, status, headers)  # expired
+    cache._renewing.add(key)  # another thread is renewing it
+    stale = cached.get("/api/v1/products?per_page=3")
+    assert stale.headers["X-SQL-Statements"] == "0" and stale.json == first.json
+    cache._renewing.discard(key)
+    renewed = cached.get("/api/v1/products?per_page=3")
+    assert int(renewed.headers["X-SQL-Statements"]) > 0
+    assert cache._entries[key][0] > 0.0
+
+
+def test_catalogue_pages_are_cached_for_cookieless_visitors_only(cached):
+    first = cached.get("/products")
+    again = cached.get("/products")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["X-SQL-Statements"] == "0" and again.data == first.data
+    assert "Set-Cookie" not in again.headers
+    cached.set_cookie("session", "something")
+    with_cookie = cached.get("/products")
+    assert int(with_cookie.headers["X-SQL-Statements"]) > 0
