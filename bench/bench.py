@@ -358,6 +358,8 @@ def tune(ctx, report: Report) -> None:
 
 @scenario("memory")
 def memory(ctx, report: Report) -> None:
+    from bench.harness import current_rss_mb
+
     pids = ctx["web"].pids()
     workers = pids[1:] or pids
     report.add(
@@ -365,6 +367,16 @@ def memory(ctx, report: Report) -> None:
             "memory",
             "web worker peak RSS (max)",
             max(peak_rss_mb(p) for p in workers),
+            "MB",
+            target="< 150 MB",
+            notes="includes a login: argon2 hashing takes 64 MiB while it runs",
+        )
+    )
+    report.add(
+        Row(
+            "memory",
+            "web worker RSS after the run (max)",
+            max(current_rss_mb(p) for p in workers),
             "MB",
             target="< 150 MB",
         )

@@ -166,6 +166,16 @@ def peak_rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else 0.0
 
 
+def current_rss_mb(pid: int) -> float:
+    """Resident set size (VmRSS) of a process now, in MB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    m = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
 def http_json(
     method: str, url: str, body: dict | None = None, headers: dict | None = None
 ) -> tuple[int, dict, dict]:

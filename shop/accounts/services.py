@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -21,8 +22,16 @@ from shop.core.errors import NotFound, ValidationFailed
 _hasher = PasswordHasher()
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-# A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
+
+    Made on first use, not at import: hashing takes the hasher's 64 MiB, and every web process would
+    otherwise reach that peak at start even if nobody ever mistypes an email.
+    """
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -69,7 +78,7 @@ def authenticate(*, email: str, password: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         raise BadCredentials("wrong email or password")
     now = utcnow()
     locked_until = user.locked_until
