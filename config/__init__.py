@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     STRIPE_SECRET_KEY: str = ""
     STRIPE_PUBLISHABLE_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
-    STRIPE_API_BASE: str = ""  # e.g. http://127.0.0.1:12111 for a local Stripe stand-in
+    STRIPE_API_BASE: str = ""
+    # Seconds to wait for Stripe (connect, read); a slow call is retried once with the same idempotency key.
+    STRIPE_TIMEOUT_SECONDS: float = Field(
+        default=10.0, gt=0, le=80
+    )  # e.g. http://127.0.0.1:12111 for a local Stripe stand-in
 
     # Notifications.
     NOTIFY_SENDER: Literal["store", "smtp"] = "store"
@@ -89,6 +93,11 @@ class Settings(BaseSettings):
     EXPIRING_LOT_DAYS: int = Field(default=7, ge=0, le=365)
 
     SESSION_COOKIE_SECURE: bool = False
+
+    # Public catalogue API answers (product list and detail) are kept this many seconds per web process;
+    # availability on them may be that stale, checkout still enforces stock. -1: 2 s in production,
+    # off elsewhere (tests read their own writes). 0: off.
+    CATALOGUE_CACHE_SECONDS: float = Field(default=-1, ge=-1, le=60)
 
     # Abuse protection (Flask-Limiter). Storage is Redis when REDIS_URL is set, else process memory.
     RATELIMIT_ENABLED: bool = True
@@ -132,6 +141,8 @@ class Settings(BaseSettings):
             and not self.SECRET_KEY.startswith("bench-")
         ):
             raise ConfigError("BENCH_ENDPOINTS is for benchmark runs only")
+        if self.CATALOGUE_CACHE_SECONDS < 0:
+            self.CATALOGUE_CACHE_SECONDS = 2.0 if self.SHOP_PROFILE == "production" else 0.0
         if self.SHOP_PROFILE == "production":
             if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")
@@ -188,7 +199,9 @@ class Settings(BaseSettings):
             "OPENAPI_JSON_PATH": "openapi.json",
             "WTF_CSRF_TIME_LIMIT": None,
             "JSON_SORT_KEYS": False,
-            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            # Always on for the extension; shop.core.limits exempts requests when RATELIMIT_ENABLED is false
+            # (Flask-Limiter keeps one global "enabled" flag, which several apps in one process would share).
+            "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": self.REDIS_URL or "memory://",
             # If Redis is unreachable, keep limiting per process in memory rather than fail open or 500.
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -111,6 +111,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.core.api import api
     from shop.fulfillment import api as fulfilment_api
     from shop.fulfillment import views as fulfilment_views
+    from shop.inventory import api as inventory_api
+    from shop.inventory import views as inventory_views
     from shop.ops import views as ops_views
     from shop.orders import api as orders_api
     from shop.orders import views as orders_views
@@ -118,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(inventory_api.blp)
     api.register_blueprint(accounts_api.admin_blp)
     api.register_blueprint(catalog_admin_api.blp)
     api.register_blueprint(audit_api.blp)
@@ -130,3 +133,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(inventory_views.bp)

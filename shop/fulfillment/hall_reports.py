@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from shop.aid.models import AidEntry
 from shop.aid.services import LOCAL_TZ, local_day
-from shop.catalog.models import Location, Variant
+from shop.catalog.models import Location
 from shop.core.db import atomic, db, utcnow
 from shop.fulfillment.models import PickupTicket, Shipment
-from shop.inventory.models import Lot, StockLevel
+from shop.inventory.models import CounterSale
+from shop.inventory.queries import expiring_lots, is_expired, low_stock
 from shop.notifications.models import Notification
 from shop.orders.models import Order
 
@@ -51,33 +51,22 @@ class StockAlert:
 
 
 def stock_alerts(location: Location, *, on: date, expiring_days: int) -> list[StockAlert]:
-    """Low stock (available at or below the threshold) and lots expiring within ``expiring_days``."""
-    threshold = func.coalesce(StockLevel.low_stock_threshold, Variant.low_stock_threshold)
-    low = db.session.execute(
-        select(Variant.sku, Variant.name_zh, StockLevel.on_hand - StockLevel.reserved, threshold)
-        .join(Variant, StockLevel.variant_id == Variant.id)
-        .where(
-            StockLevel.location_id == location.id,
-            Variant.active.is_(True),
-            StockLevel.on_hand - StockLevel.reserved <= threshold,
-        )
-        .order_by(Variant.sku)
-    ).all()
-    lots = db.session.execute(
-        select(Variant.sku, Variant.name_zh, Lot.code, Lot.best_before, Lot.quantity)
-        .join(Variant, Lot.variant_id == Variant.id)
-        .where(
-            Lot.location_id == location.id,
-            Lot.quantity > 0,
-            Lot.best_before.is_not(None),
-            Lot.best_before <= on + timedelta(days=expiring_days),
-        )
-        .order_by(Lot.best_before, Variant.sku, Lot.code)
-    ).all()
-    out = [StockAlert("low", sku, name, int(avail), int(th)) for sku, name, avail, th in low]
+    """Low stock (available at or below the threshold) and lots expiring within ``expiring_days``, as the
+    hall console lists them (``shop.inventory.queries``)."""
+    out = [
+        StockAlert("low", row.variant.sku, row.variant.name_zh, row.level.available, row.threshold)
+        for row in low_stock(location)
+    ]
     out += [
-        StockAlert("expired" if bb < on else "expiring", sku, name, qty, lot_code=code, best_before=bb)
-        for sku, name, code, bb, qty in lots
+        StockAlert(
+            "expired" if is_expired(lot, on) else "expiring",
+            lot.variant.sku,
+            lot.variant.name_zh,
+            lot.quantity,
+            lot_code=lot.code,
+            best_before=lot.best_before,
+        )
+        for lot in expiring_lots(location, within_days=expiring_days, on=on)
     ]
     return out
 
@@ -130,10 +119,17 @@ class HallSummary:
     pickups_fen: int
     parcels: int
     parcels_fen: int
-    counter_sales: int
-    counter_fen: int
+    counter_by_method: dict[str, tuple[int, int]]  # paid_with -> (sales, fen), for the till
     waiting_pickups: int
     waiting_parcels: int
+
+    @property
+    def counter_sales(self) -> int:
+        return sum(n for n, _fen in self.counter_by_method.values())
+
+    @property
+    def counter_fen(self) -> int:
+        return sum(fen for _n, fen in self.counter_by_method.values())
 
     @property
     def total_fen(self) -> int:
@@ -153,7 +149,7 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
 
 def hall_summary(location: Location, day: date) -> HallSummary:
     """One local day at ``location``: online pickups handed over and parcels shipped (net of refunds),
-    counter sales (from the aid ledger, where every counter sale line is written), and open work."""
+    counter sales by payment method (by the tablet's sale time), and the work still open."""
     start, end = _bounds(day)
     net = func.coalesce(func.sum(Order.paid_fen - Order.refunded_fen), 0)
     pickups, pickups_fen = db.session.execute(
@@ -172,18 +168,15 @@ def hall_summary(location: Location, day: date) -> HallSummary:
         .join(Order, Shipment.order_id == Order.id)
         .where(Shipment.location_id == location.id, Shipment.shipped_at >= start, Shipment.shipped_at < end)
     ).one()
-    at_counter = (
-        AidEntry.location_id == location.id,
-        AidEntry.day == day,
-        AidEntry.channel.in_(("hall", "fair")),
-    )
-    counter_sales = db.session.scalar(
-        select(func.count(func.distinct(AidEntry.source))).where(*at_counter, AidEntry.reverses_id.is_(None))
-    )
-    # Reversals (negative amounts) of that day count against it, as in the aid totals.
-    counter_fen = db.session.scalar(
-        select(func.coalesce(func.sum(AidEntry.amount_fen), 0)).where(*at_counter)
-    )
+    by_method = db.session.execute(
+        select(CounterSale.paid_with, func.count(), func.coalesce(func.sum(CounterSale.total_fen), 0))
+        .where(
+            CounterSale.location_id == location.id, CounterSale.made_at >= start, CounterSale.made_at < end
+        )
+        .group_by(CounterSale.paid_with)
+        .order_by(CounterSale.paid_with)
+    ).all()
+    counter_by_method = {method: (int(n), int(fen)) for method, n, fen in by_method}
     waiting_pickups = db.session.scalar(
         select(func.count()).where(PickupTicket.location_id == location.id, PickupTicket.status == "ready")
     )
@@ -199,11 +192,13 @@ def hall_summary(location: Location, day: date) -> HallSummary:
         int(pickups_fen),
         int(parcels),
         int(parcels_fen),
-        int(counter_sales),
-        int(counter_fen),
+        counter_by_method,
         int(waiting_pickups or 0),
         int(waiting_parcels or 0),
     )
+
+
+METHODS = {"cash": "现金 cash", "wechat": "微信 WeChat Pay", "alipay": "支付宝 Alipay", "card": "银行卡 card"}
 
 
 def _yuan(fen: int) -> str:
@@ -219,6 +214,10 @@ def summary_text(s: HallSummary) -> str:
             f"线上自提交付 Online pickups handed over: {s.pickups} 单 orders, ¥{_yuan(s.pickups_fen)}",
             f"发出包裹 Parcels shipped: {s.parcels} 单 orders, ¥{_yuan(s.parcels_fen)}",
             f"柜台销售 Counter sales: {s.counter_sales} 笔 sales, ¥{_yuan(s.counter_fen)}",
+            *(
+                f"  {METHODS.get(m, m)}: {n} 笔, ¥{_yuan(fen)}"
+                for m, (n, fen) in sorted(s.counter_by_method.items())
+            ),
             f"合计 Total: ¥{_yuan(s.total_fen)} ({s.total_fen} fen)",
             f"待自提 Pickups waiting: {s.waiting_pickups} · 待发货 Parcels to ship: {s.waiting_parcels}",
         ]

@@ -378,11 +378,9 @@ def retry_fulfilment(order_id: int, *, staff: User) -> Order:
 
 def location_for(user: User, code: str) -> Location:
     """The location ``code`` if ``user`` may act there (404 when unknown, 403 when not theirs)."""
-    from shop.catalog.services import get_location
+    from shop.inventory.queries import location_for as inventory_location_for
 
-    location = get_location(code)
-    ensure_location_access(user, location)
-    return location
+    return inventory_location_for(user, code)
 
 
 def order_for_staff(order_id: int, user: User) -> Order:
@@ -393,9 +391,7 @@ def order_for_staff(order_id: int, user: User) -> Order:
 
 
 def staff_locations(user: User) -> list[Location]:
-    """Where ``user`` fulfils orders: an operator's granted locations; every active one for admins."""
-    if user.role == "admin":
-        from shop.catalog.services import list_locations
+    """Where ``user`` fulfils orders: an operator's granted locations; every stock location for admins."""
+    from shop.inventory.queries import user_locations
 
-        return [loc for loc in list_locations(on=local_day(utcnow())) if loc.kind != "transit"]
-    return sorted(user.locations, key=lambda loc: loc.id) if user.role == "operator" else []
+    return user_locations(user)

@@ -4,12 +4,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 
-from shop.aid.services import LOCAL_TZ, SaleLine, record_sale
+from shop.aid.services import LOCAL_TZ
 from shop.catalog.models import Location, Variant
 from shop.core.db import atomic, db, utcnow
 from shop.fulfillment import services
 from shop.fulfillment.hall_reports import hall_summary, send_hall_summaries, send_stock_alerts, stock_alerts
 from shop.fulfillment.models import PickupTicket, Shipment
+from shop.inventory.sales import record_counter_sale
 from shop.inventory.services import add_stock
 from shop.notifications.models import Notification
 from shop.orders.models import Order
@@ -92,20 +93,19 @@ def test_daily_summary_counts_pickups_parcels_and_counter_sales_of_the_day(shop)
         )
         db.session.execute(update(Shipment).where(Shipment.order_id == parcel).values(shipped_at=noon))
         hall = _loc("DL-HM")
-        record_sale(
-            source="counter-sale:1",
-            occurred_at=noon,
-            channel="hall",
-            lines=[
-                SaleLine(_variant("SHOE-HEMP-40").id, 1, 9800, hall.id),
-                SaleLine(_variant("CHL-OIL-250G").id, 2, 4400, hall.id),
-            ],
-        )
+        for sale_id, paid_with, lines in (
+            ("tablet-1", "wechat", [(_variant("SHOE-HEMP-40"), 1), (_variant("CHL-OIL-250G"), 2)]),
+            ("tablet-2", "cash", [(_variant("CHL-OIL-250G"), 1)]),
+        ):
+            record_counter_sale(
+                hall, client_sale_id=sale_id, lines=lines, paid_with=paid_with, actor=staff, made_at=noon
+            )
     db.session.rollback()
     s = hall_summary(_loc("DL-HM"), yesterday)
     assert (s.pickups, s.pickups_fen) == (1, 2 * 2800)
-    assert (s.counter_sales, s.counter_fen) == (1, 9800 + 4400)
-    assert s.total_fen == 2 * 2800 + 9800 + 4400 and s.waiting_pickups == 1
+    assert s.counter_by_method == {"wechat": (1, 9800 + 4400), "cash": (1, 2200)}
+    assert (s.counter_sales, s.counter_fen) == (2, 9800 + 4400 + 2200)
+    assert s.total_fen == 2 * 2800 + 9800 + 4400 + 2200 and s.waiting_pickups == 1
     w = hall_summary(_loc("GG-WH"), yesterday)
     assert (w.parcels, w.parcels_fen) == (1, db.session.get(Order, parcel).total_fen)
     assert hall_summary(_loc("DL-HM"), date.today()).pickups == 0  # another day
@@ -113,6 +113,8 @@ def test_daily_summary_counts_pickups_parcels_and_counter_sales_of_the_day(shop)
     assert send_hall_summaries(day=yesterday) >= 2
     send_hall_summaries(now=utcnow())  # the nightly run for the same day: nobody is told twice
     notes = _notes("hall_summary", "DL-HM")
-    assert len(notes) == 1 and f"¥{(2 * 2800 + 9800 + 4400) // 100}" in notes[0].subject.replace(",", "")
-    assert "Online pickups handed over: 1" in notes[0].body and "Counter sales: 1" in notes[0].body
+    total = 2 * 2800 + 9800 + 4400 + 2200
+    assert len(notes) == 1 and f"¥{total // 100}.00" in notes[0].subject.replace(",", "")
+    assert "Online pickups handed over: 1" in notes[0].body and "Counter sales: 2" in notes[0].body
+    assert "微信 WeChat Pay: 1" in notes[0].body
     assert waiting  # still waiting for its buyer
