@@ -187,9 +187,16 @@ def hall_pick_list(location: Location, *, limit: int = 500) -> list[TotalPick]:
 
 
 def fulfilment_of(order: Order) -> dict | None:
-    """What the buyer (and the API) sees of an order's fulfilment: its ticket or parcel."""
-    ticket = db.session.scalar(select(PickupTicket).where(PickupTicket.order_id == order.id))
-    if ticket is not None:
+    """What the buyer (and the API) sees of an order's fulfilment: its ticket or parcel.
+
+    Costs no query before the order was picked (the reservation is consumed only then), one after.
+    """
+    if order.reservation_state != "consumed":
+        return None
+    if order.delivery_type == "pickup":
+        ticket = db.session.scalar(select(PickupTicket).where(PickupTicket.order_id == order.id))
+        if ticket is None:
+            return None
         return {
             "kind": "pickup",
             "status": ticket.status,
@@ -199,18 +206,18 @@ def fulfilment_of(order: Order) -> dict | None:
             "handed_over_at": ticket.handed_over_at,
         }
     shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order.id))
-    if shipment is not None:
-        from shop.fulfillment.services import courier_label
+    if shipment is None:
+        return None
+    from shop.fulfillment.services import courier_label
 
-        zh, en = courier_label(shipment)
-        return {
-            "kind": "shipment",
-            "status": shipment.status,
-            "courier": shipment.courier or None,
-            "courier_name": zh if shipment.courier else None,
-            "courier_name_en": en if shipment.courier else None,
-            "tracking_number": shipment.tracking_number or None,
-            "shipped_at": shipment.shipped_at,
-            "delivered_at": shipment.delivered_at,
-        }
-    return None
+    zh, en = courier_label(shipment)
+    return {
+        "kind": "shipment",
+        "status": shipment.status,
+        "courier": shipment.courier or None,
+        "courier_name": zh if shipment.courier else None,
+        "courier_name_en": en if shipment.courier else None,
+        "tracking_number": shipment.tracking_number or None,
+        "shipped_at": shipment.shipped_at,
+        "delivered_at": shipment.delivered_at,
+    }
