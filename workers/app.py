@@ -70,6 +70,7 @@ def guard_redis_restore_on_lost_connection() -> None:
             return None
 
     restore_unacked.shop_guarded = True  # type: ignore[attr-defined]
+    restore_unacked.shop_original = original  # type: ignore[attr-defined]
     kombu_redis.QoS.restore_unacked = restore_unacked
 
 

@@ -189,3 +189,29 @@ def test_upgrade_marks_messages_sent_before_completion_tracking_as_done(tmp_path
         assert rows["t"] is not None and rows["u"] is None
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_redis_restore_guard_keeps_a_worker_alive_on_a_released_connection(redis_url):
+    """The exact kombu failure seen in the outage test: restoring unacknowledged messages through a
+    channel whose connection was already released raises AttributeError; guarded, it is logged."""
+    from kombu import Connection
+    from kombu.transport import redis as kombu_redis
+
+    from workers.app import guard_redis_restore_on_lost_connection
+
+    def released_channel(conn):
+        channel = conn.channel()
+        channel._pool = None  # what a lost connection leaves behind
+        channel.connection.client = None
+        return channel
+
+    guard_redis_restore_on_lost_connection()
+    guarded = kombu_redis.QoS.restore_unacked
+    assert getattr(guarded, "shop_guarded", False)
+    with Connection(redis_url) as conn:
+        channel = released_channel(conn)
+        assert channel.qos.restore_unacked() is None
+    with Connection(redis_url) as conn:
+        channel = released_channel(conn)
+        with pytest.raises(AttributeError):
+            guarded.shop_original(channel.qos)  # kombu's own method fails exactly so
