@@ -25,6 +25,18 @@ from config.celery import (  # noqa: F401  (re-exported for callers of workers.a
 log = logging.getLogger(__name__)
 
 
+def _track(mark, message_id: int) -> None:
+    """Tell the outbox about a message; never fail the task for it (the database may be failing over):
+    at worst the sweep sends the message once more and the idempotent task does nothing."""
+    try:
+        mark(message_id)
+    except Exception as exc:
+        from shop.core.db import db
+
+        db.session.rollback()
+        log.warning("could not record outbox message %s: %s", message_id, exc)
+
+
 def _header(request, name: str):
     headers = getattr(request, "headers", None) or {}
     return getattr(request, name, None) or headers.get(name)
@@ -96,10 +108,10 @@ def celery_init_app(app: Flask) -> Celery:
                     if outbox_id:
                         # Seen alive: the sweep does not re-send a message whose task is running or
                         # waiting for its retry.
-                        outbox.mark_seen(int(outbox_id))
+                        _track(outbox.mark_seen, int(outbox_id))
                     result = self.run(*args, **kwargs)
                     if outbox_id:
-                        outbox.mark_completed(int(outbox_id))
+                        _track(outbox.mark_completed, int(outbox_id))
                     return result
                 finally:
                     db.session.remove()

@@ -74,7 +74,7 @@ def stock_alerts(location: Location, *, on: date, expiring_days: int) -> list[St
 def send_stock_alerts(*, now: datetime | None = None) -> int:
     """Tell each location's operators about low stock and expiring lots; return how many were told.
 
-    A location's digest is sent again the same day only when its list changed.
+    A location's digest is sent again the same day only when the SKUs or lots on it changed.
     """
     from shop.notifications.services import notify
 
@@ -90,7 +90,10 @@ def send_stock_alerts(*, now: datetime | None = None) -> int:
             if not alerts:
                 continue
             body = "\n".join(a.line() for a in alerts)
-            digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+            # Which SKUs and lots are listed, not their counts: a sale at a low-stock SKU must not send
+            # the digest again, a newly low SKU or a newly expiring lot must.
+            keys = sorted(f"{a.kind}:{a.sku}:{a.lot_code}" for a in alerts)
+            digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
             key = f"stock-alerts:{loc.id}:{day.isoformat()}:{digest}"
             before = db.session.scalar(select(func.count()).where(Notification.dedupe_key == key))
             counts = {k: sum(1 for a in alerts if a.kind == k) for k in ("low", "expiring", "expired")}

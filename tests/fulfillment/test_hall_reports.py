@@ -118,3 +118,10 @@ def test_daily_summary_counts_pickups_parcels_and_counter_sales_of_the_day(shop)
     assert "Online pickups handed over: 1" in notes[0].body and "Counter sales: 2" in notes[0].body
     assert "微信 WeChat Pay: 1" in notes[0].body
     assert waiting  # still waiting for its buyer
+
+
+def test_a_sale_at_a_low_stock_sku_does_not_repeat_the_digest(shop):
+    place(buyer(), [("CHL-LINE-500G", 16)])
+    send_stock_alerts()
+    place(buyer("again@example.cn"), [("CHL-LINE-500G", 1)])  # 4 available -> 3: same list
+    assert send_stock_alerts() == 0 and len(_notes("stock_alert", "DL-HM")) == 1
