@@ -67,6 +67,8 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts import api as accounts_api
     from shop.accounts import views as accounts_views
+    from shop.aid import api as aid_api
+    from shop.aid import views as aid_views
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
@@ -74,6 +76,8 @@ def _register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(aid_api.blp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(aid_views.bp)

@@ -35,6 +35,12 @@ def celery_config(settings: Settings) -> dict:
                 "task": "shop.stock.reconcile",
                 "schedule": crontab(hour=2, minute=15),
             },
+            # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
+            "aid-reconcile-nightly": {
+                "task": "shop.aid.reconcile",
+                "schedule": crontab(hour=2, minute=40),
+                "options": {"queue": "reports"},
+            },
         },
     }
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+import workers.aid  # noqa: F401  (registers the shop.aid.* tasks)
+
 
 @shared_task(name="shop.outbox.sweep", ignore_result=True)
 def outbox_sweep_task() -> int:

@@ -3,8 +3,9 @@
 ``record_sale`` and ``reverse_sale`` run inside the caller's unit of work (the payment, counter sale or
 refund that causes them), so the entry and the state change commit together. Each line's
 ``source_key`` is unique: a retried webhook, replayed counter sale or re-run task cannot count twice (the
-second call finds the entries and returns them). Rollups are updated in the same transaction with an
-atomic upsert-increment, so totals always equal the sum of the ledger.
+second call finds the entries and returns them; a concurrent duplicate that loses the race on the unique
+key rolls back only its savepoint and returns the winner's entries). Rollups are updated in the same
+transaction with an atomic upsert-increment, so totals always equal the sum of the ledger.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
-from shop.aid.errors import NothingToReverse, UnknownChannel
+from shop.aid import cache
+from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
 from shop.aid.models import CHANNELS, AidEntry, AidProgramme, AidRollup
 from shop.catalog.models import Product, Variant
-from shop.core.db import db
+from shop.core.db import after_commit, db, in_unit_of_work
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -59,6 +62,7 @@ def _bump_rollup(entry: AidEntry) -> None:
         "day": entry.day,
         "channel": entry.channel,
         "category_id": entry.category_id,
+        "product_id": entry.product_id,
         "producer_id": entry.producer_id,
         "township": entry.township,
         "location_id": entry.location_id or 0,
@@ -76,6 +80,7 @@ def _bump_rollup(entry: AidEntry) -> None:
             "day",
             "channel",
             "category_id",
+            "product_id",
             "producer_id",
             "township",
             "location_id",
@@ -95,6 +100,52 @@ def _existing(source: str) -> list[AidEntry]:
     return list(db.session.scalars(select(AidEntry).where(AidEntry.source == source).order_by(AidEntry.id)))
 
 
+def _check_lines(lines: list[SaleLine]) -> None:
+    for line in lines:
+        if line.quantity <= 0 or line.amount_fen < 0:
+            raise BadSaleLine(
+                f"variant {line.variant_id}: quantity must be positive and amount_fen not negative",
+                errors=[{"field": "lines", "message": "quantity > 0 and amount_fen >= 0"}],
+            )
+
+
+def _append(source: str, entries: list[AidEntry]) -> list[AidEntry]:
+    """Insert ``entries`` (all of one source) once; return what the ledger holds for ``source``.
+
+    The insert runs in a savepoint: when a concurrent call with the same source commits first, our
+    insert fails on the unique ``source_key``, only the savepoint rolls back, and the caller's unit of
+    work (a payment, a counter sale) carries on with the entries the winner wrote.
+    """
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(entries)
+            db.session.flush()
+    except IntegrityError:
+        done = _existing(source)
+        if not done:
+            raise
+        return done
+    for entry in entries:
+        _bump_rollup(entry)
+    _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
+    return entries
+
+
+def _invalidate_headline(programme_ids: set[int]) -> None:
+    if not programme_ids:
+        return
+    codes = list(db.session.scalars(select(AidProgramme.code).where(AidProgramme.id.in_(programme_ids))))
+
+    def drop() -> None:
+        cache.invalidate_progress(codes)
+
+    # Drop the cached banner figures once the entries are visible to other processes, not before.
+    if in_unit_of_work():
+        after_commit(drop)
+    else:
+        drop()
+
+
 def record_sale(
     *,
     source: str,
@@ -102,50 +153,75 @@ def record_sale(
     channel: str,
     lines: list[SaleLine],
     direct_purchase: bool = False,
+    buyer_id: int | None = None,
 ) -> list[AidEntry]:
     """Count the lines of one sale (an order's payment, a counter sale, an approved outside sale).
 
     Each line is qualifying only if its producer held a valid aid certificate on the sale's local day.
-    Calling again with the same ``source`` returns the entries already written and counts nothing.
+    Work-unit sales are always direct purchase; everything else is what the caller says (helped sales by
+    default). ``buyer_id`` (the ordering account, when known) feeds the work-unit totals. Calling again
+    with the same ``source``, even concurrently, returns the entries already written and counts nothing.
     """
     if channel not in CHANNELS:
         raise UnknownChannel(f"channel must be one of {', '.join(CHANNELS)}")
+    _check_lines(lines)
     done = _existing(source)
     if done:
         return done
+    direct_purchase = direct_purchase or channel == "work_unit"
     day = local_day(occurred_at)
     programme = programme_on(day)
     entries = []
     for i, line in enumerate(lines, start=1):
         variant = db.session.get(Variant, line.variant_id)
+        if variant is None:
+            raise BadSaleLine(f"unknown variant {line.variant_id}")
         product: Product = variant.product
         producer = product.producer
         cert = producer.certificate_on(day)
-        entry = AidEntry(
-            programme_id=programme.id if programme else None,
-            source=source,
-            source_key=f"{source}:line:{i}",
-            occurred_at=occurred_at,
-            day=day,
-            channel=channel,
-            category_id=product.category_id,
-            product_id=product.id,
-            variant_id=variant.id,
-            producer_id=producer.id,
-            township=producer.township,
-            location_id=line.location_id,
-            quantity=line.quantity,
-            amount_fen=line.amount_fen,
-            qualifying=cert is not None,
-            certificate_number=cert.number if cert else None,
-            direct_purchase=direct_purchase,
+        entries.append(
+            AidEntry(
+                programme_id=programme.id if programme else None,
+                source=source,
+                source_key=f"{source}:line:{i}",
+                occurred_at=occurred_at,
+                day=day,
+                channel=channel,
+                category_id=product.category_id,
+                product_id=product.id,
+                variant_id=variant.id,
+                producer_id=producer.id,
+                township=producer.township,
+                location_id=line.location_id,
+                quantity=line.quantity,
+                amount_fen=line.amount_fen,
+                qualifying=cert is not None,
+                certificate_number=cert.number if cert else None,
+                direct_purchase=direct_purchase,
+                buyer_id=buyer_id,
+            )
         )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()  # a concurrent duplicate fails here on the unique source_key, rolling back the caller
-    for entry in entries:
-        _bump_rollup(entry)
-    return entries
+    return _append(source, entries)
+
+
+def _remaining(originals: list[AidEntry]) -> dict[int, tuple[int, int]]:
+    """Amount and quantity of each original line not yet reversed by earlier refunds."""
+    ids = [e.id for e in originals]
+    reversed_ = dict(
+        (rid, (amount, qty))
+        for rid, amount, qty in db.session.execute(
+            select(AidEntry.reverses_id, func.sum(AidEntry.amount_fen), func.sum(AidEntry.quantity))
+            .where(AidEntry.reverses_id.in_(ids))
+            .group_by(AidEntry.reverses_id)
+        )
+    )
+    return {
+        e.id: (
+            e.amount_fen + int(reversed_.get(e.id, (0, 0))[0]),
+            e.quantity + int(reversed_.get(e.id, (0, 0))[1]),
+        )
+        for e in originals
+    }
 
 
 def reverse_sale(
@@ -158,45 +234,70 @@ def reverse_sale(
     """Write negative entries for refunded lines of ``original_source`` (full or partial refunds).
 
     A reversal keeps the original line's programme, channel, producer, qualifying and reported category
-    (a refund takes back exactly what the sale counted) and is dated the day of the refund. Idempotent
-    per ``source`` like ``record_sale``.
+    (a refund takes back exactly what the sale counted) and is dated the day of the refund. Refunds of
+    one line can never take back more than it counted, across any number of partial refunds (the
+    original entries are locked while this is checked). Idempotent per ``source`` like ``record_sale``.
     """
+    _check_lines(lines)
     done = _existing(source)
     if done:
         return done
-    originals = {e.variant_id: e for e in _existing(original_source) if e.reverses_id is None}
+    # Lock the counted lines so two concurrent partial refunds cannot both pass the "not more than
+    # counted" check (a no-op on SQLite, where the write transaction already serialises them).
+    originals = list(
+        db.session.scalars(
+            select(AidEntry)
+            .where(AidEntry.source == original_source, AidEntry.reverses_id.is_(None))
+            .order_by(AidEntry.id)
+            .with_for_update()
+        )
+    )
+    remaining = _remaining(originals)
     day = local_day(occurred_at)
     entries = []
     for i, line in enumerate(lines, start=1):
-        orig = originals.get(line.variant_id)
-        if orig is None:
+        candidates = [e for e in originals if e.variant_id == line.variant_id]
+        if not candidates:
             raise NothingToReverse(f"{original_source} has no counted line for variant {line.variant_id}")
-        entry = AidEntry(
-            programme_id=orig.programme_id,
-            source=source,
-            source_key=f"{source}:line:{i}",
-            reverses_id=orig.id,
-            occurred_at=occurred_at,
-            day=day,
-            channel=orig.channel,
-            category_id=orig.category_id,
-            product_id=orig.product_id,
-            variant_id=orig.variant_id,
-            producer_id=orig.producer_id,
-            township=orig.township,
-            location_id=orig.location_id,
-            quantity=-abs(line.quantity),
-            amount_fen=-abs(line.amount_fen),
-            qualifying=orig.qualifying,
-            certificate_number=orig.certificate_number,
-            direct_purchase=orig.direct_purchase,
+        orig = next(
+            (
+                e
+                for e in candidates
+                if remaining[e.id][0] >= line.amount_fen and remaining[e.id][1] >= line.quantity
+            ),
+            None,
         )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()
-    for entry in entries:
-        _bump_rollup(entry)
-    return entries
+        if orig is None:
+            left = max(remaining[e.id][0] for e in candidates)
+            raise RefundExceedsSale(
+                f"{original_source}: variant {line.variant_id} has {left} fen left to reverse, "
+                f"not {line.amount_fen}"
+            )
+        remaining[orig.id] = (remaining[orig.id][0] - line.amount_fen, remaining[orig.id][1] - line.quantity)
+        entries.append(
+            AidEntry(
+                programme_id=orig.programme_id,
+                source=source,
+                source_key=f"{source}:line:{i}",
+                reverses_id=orig.id,
+                occurred_at=occurred_at,
+                day=day,
+                channel=orig.channel,
+                category_id=orig.category_id,
+                product_id=orig.product_id,
+                variant_id=orig.variant_id,
+                producer_id=orig.producer_id,
+                township=orig.township,
+                location_id=orig.location_id,
+                quantity=-line.quantity,
+                amount_fen=-line.amount_fen,
+                qualifying=orig.qualifying,
+                certificate_number=orig.certificate_number,
+                direct_purchase=orig.direct_purchase,
+                buyer_id=orig.buyer_id,
+            )
+        )
+    return _append(source, entries)
 
 
 def current_programme(on: date | None = None) -> AidProgramme | None:
@@ -217,9 +318,9 @@ def programme_total_fen(programme: AidProgramme, *, qualifying_only: bool = True
     return int(db.session.scalar(stmt) or 0)
 
 
-def headline() -> dict | None:
-    """Return the storefront banner figures for the current programme."""
-    prog = current_programme()
+def compute_headline(programme: AidProgramme | None = None) -> dict | None:
+    """Return the banner figures (counted total and progress) for ``programme`` or the current one."""
+    prog = programme or current_programme()
     if prog is None:
         return None
     total = programme_total_fen(prog)
@@ -227,7 +328,15 @@ def headline() -> dict | None:
         "code": prog.code,
         "name_zh": prog.name_zh,
         "name_en": prog.name_en,
+        "starts_on": prog.starts_on.isoformat(),
+        "ends_on": prog.ends_on.isoformat(),
         "target_fen": prog.target_fen,
         "total_fen": total,
         "percent": round(100 * total / prog.target_fen, 2) if prog.target_fen else 0,
+        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def headline() -> dict | None:
+    """Return the storefront banner figures for the current programme (cached; never raises on cache)."""
+    return cache.cached(cache.HEADLINE_KEY, compute_headline)

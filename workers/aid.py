@@ -1,0 +1,23 @@
+"""Aid tasks: the nightly reconciliation."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.aid.reconcile", ignore_result=True)
+def reconcile_task() -> int:
+    """Check aid rollups against the ledger and the ledger against its sources; record the run.
+
+    Only reports (never repairs): running it twice just records two runs. Returns the difference count.
+    """
+    from shop.aid.reconcile import reconcile
+
+    run = reconcile(repair=False, trigger="task")
+    if run.status != "ok":
+        log.error("aid reconciliation run %s: %s, %s differences", run.id, run.status, run.difference_count)
+    return run.difference_count
