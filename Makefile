@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup lint fmt translations clean
+.PHONY: run test setup lint fmt translations clean bench
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -22,6 +22,9 @@ run: setup ## set up and start web + worker + beat on the embedded default (or D
 
 test: setup ## start PostgreSQL and Redis if needed, make a throwaway database, lint, run every test
 	@bash scripts/test.sh
+
+bench: setup ## measure every scenario against its baseline in one run (see docs/benchmarks.md)
+	@bash bench/run.sh
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -63,8 +63,26 @@ class Settings(BaseSettings):
     # "celery" publishes to the broker; "inline" runs the task in-process after commit (tests, tools).
     OUTBOX_DELIVERY: Literal["celery", "inline"] = "celery"
     CELERY_ALWAYS_EAGER: bool = False
+    # Multiplies every beat interval; tests shrink it to see many periods in a few seconds.
+    BEAT_INTERVAL_SCALE: float = Field(default=1.0, gt=0, le=100)
 
     SESSION_COOKIE_SECURE: bool = False
+
+    # Abuse protection (Flask-Limiter). Storage is Redis when REDIS_URL is set, else process memory.
+    RATELIMIT_ENABLED: bool = True
+    RATE_LIMIT_AUTH: str = "10/minute;100/hour"
+    RATE_LIMIT_ORDERS: str = "30/minute"
+    RATE_LIMIT_WEBHOOK: str = "600/minute"
+    # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
+    PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
+
+    # Benchmarks: bare baseline endpoints under /_bench and an X-SQL-Statements response header.
+    BENCH_ENDPOINTS: bool = False
+    SQL_COUNT_HEADER: bool = False
+
+    # Logs: "json" (one object per line, with request id) or "text". Production defaults to json.
+    LOG_FORMAT: Literal["json", "text", ""] = ""
+    LOG_LEVEL: str = "INFO"
 
     @model_validator(mode="after")
     def _fill_profile_defaults(self) -> Settings:
@@ -84,6 +102,14 @@ class Settings(BaseSettings):
                 raise ConfigError("REDIS_URL (or CELERY_BROKER_URL) is required in the production profile")
             else:
                 self.CELERY_BROKER_URL = "filesystem://"
+        if not self.LOG_FORMAT:
+            self.LOG_FORMAT = "json" if self.SHOP_PROFILE == "production" else "text"
+        if (
+            self.SHOP_PROFILE == "production"
+            and self.BENCH_ENDPOINTS
+            and not self.SECRET_KEY.startswith("bench-")
+        ):
+            raise ConfigError("BENCH_ENDPOINTS is for benchmark runs only")
         if self.SHOP_PROFILE == "production":
             if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")
@@ -130,6 +156,12 @@ class Settings(BaseSettings):
             "OPENAPI_JSON_PATH": "openapi.json",
             "WTF_CSRF_TIME_LIMIT": None,
             "JSON_SORT_KEYS": False,
+            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            "RATELIMIT_STORAGE_URI": self.REDIS_URL or "memory://",
+            # If Redis is unreachable, keep limiting per process in memory rather than fail open or 500.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
 
 

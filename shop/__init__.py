@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
+
+
+class BoundedIntConverter(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -15,8 +22,19 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
 
     app = Flask(__name__)
+    # Path ids are 32-bit database integers: a larger number is no such resource (404), not a 500.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(settings.flask_config())
     app.extensions["settings"] = settings
+    if settings.PROXY_FIX_X_FOR:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.PROXY_FIX_X_FOR, x_proto=1)  # type: ignore[method-assign]
+
+    from shop.ops.logging import configure_logging, init_request_ids
+
+    configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
+    init_request_ids(app)
 
     from shop.core.db import configure_engine, db
 
@@ -33,13 +51,26 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     _register_models()
 
     from shop.core import web
+    from shop.core.limits import limiter
+    from shop.ops.metrics import init_metrics
 
     web.init_web(app)
+    limiter.init_app(app)
+    init_metrics(app)
 
     from shop.core.api import init_api
 
     init_api(app)
     _register_blueprints(app)
+
+    if settings.BENCH_ENDPOINTS:
+        from shop.ops import bench
+
+        app.register_blueprint(bench.bp)
+    if settings.SQL_COUNT_HEADER:
+        from shop.ops.bench import init_sql_counter
+
+        init_sql_counter(app)
 
     from shop.core.errors import register_error_handlers
 
@@ -59,9 +90,11 @@ def _register_models() -> None:
     # Import every domain's models so metadata (and Alembic) sees all tables.
     import shop.accounts.models
     import shop.aid.models
+    import shop.audit.models
     import shop.catalog.models
     import shop.core.models
-    import shop.inventory.models  # noqa: F401
+    import shop.inventory.models
+    import shop.notifications.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -69,6 +102,9 @@ def _register_blueprints(app: Flask) -> None:
     from shop.accounts import views as accounts_views
     from shop.aid import api as aid_api
     from shop.aid import views as aid_views
+    from shop.audit import api as audit_api
+    from shop.audit import views as audit_views
+    from shop.catalog import admin_api as catalog_admin_api
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
@@ -76,7 +112,11 @@ def _register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(accounts_api.admin_blp)
+    api.register_blueprint(catalog_admin_api.blp)
+    api.register_blueprint(audit_api.blp)
     api.register_blueprint(aid_api.blp)
+    app.register_blueprint(audit_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)

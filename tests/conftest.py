@@ -89,6 +89,9 @@ def make_app(database_url: str, redis_url: str | None, data_dir: Path, **extra):
         "REDIS_URL": redis_url or "",
         "DATA_DIR": data_dir,
         "SECRET_KEY": "test-secret-key-of-sufficient-length-123456",
+        # Limits are tested by their own apps (tests/ops/test_limits.py); elsewhere they would make
+        # results depend on how many requests earlier tests sent within the minute.
+        "RATELIMIT_ENABLED": False,
         **extra,
     }
     app = create_app(cfg)

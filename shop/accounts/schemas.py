@@ -45,3 +45,10 @@ def user_dict(user) -> dict:
         "tax_id": user.tax_id,
         "locations": [loc.code for loc in user.locations],
     }
+
+
+class RoleChangeSchema(ma.Schema):
+    role = f.String(required=True, validate=v.OneOf(["customer", "operator", "aid_officer", "admin"]))
+    locations = f.List(
+        f.String(validate=v.Length(min=1, max=40)), load_default=list, validate=v.Length(max=20)
+    )

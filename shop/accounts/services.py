@@ -157,4 +157,54 @@ def create_staff_user(
     user.role = role
     user.locations = locations
     db.session.flush()
+    from shop.audit.services import record
+
+    record(
+        None,
+        "user.create_or_reset",
+        target_type="user",
+        target_id=user.id,
+        email=user.email,
+        role=role,
+        locations=[loc.code for loc in locations],
+        via="cli",
+    )
+    return user
+
+
+def change_role(user_id: int, *, role: str, location_codes: list[str] | None = None, actor=None) -> User:
+    """Change a user's role and granted locations (admins only); audited, revokes issued tokens."""
+    from shop.audit.services import record
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
+    locations = []
+    for code in location_codes or []:
+        loc = db.session.scalar(select(Location).where(Location.code == code))
+        if loc is None:
+            raise ValidationFailed(
+                f"unknown location {code}", errors=[{"field": "locations", "message": code}]
+            )
+        locations.append(loc)
+    if role == "operator" and not locations:
+        raise ValidationFailed(
+            "an operator needs at least one location",
+            errors=[{"field": "locations", "message": "required for operators"}],
+        )
+    before = {"role": user.role, "locations": [loc.code for loc in user.locations]}
+    user.role = role
+    user.locations = locations if role == "operator" else []
+    user.token_version += 1
+    db.session.flush()
+    record(
+        actor,
+        "user.role_change",
+        target_type="user",
+        target_id=user.id,
+        before=before,
+        after={"role": role, "locations": [loc.code for loc in user.locations]},
+    )
     return user

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Email, Length
 from shop.accounts import services
 from shop.core.db import atomic
 from shop.core.errors import ShopError
+from shop.core.limits import limit_auth
 
 bp = Blueprint("accounts", __name__)
 
@@ -40,6 +41,7 @@ def _safe_next(default: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_auth
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -66,6 +68,7 @@ def _endpoints() -> set[str]:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limit_auth
 def register():
     form = RegisterForm()
     if form.validate_on_submit():

@@ -65,6 +65,7 @@ def create_programme(data: dict):
             target_fen=data["target_fen"],
             channel_targets=data["channel_targets"],
             location_targets=data["location_targets"],
+            actor=api_user(),
         )
         return programme_dict(prog)
 
@@ -91,6 +92,7 @@ def update_programme(data: dict, code: str):
             target_fen=data.get("target_fen"),
             channel_targets=data.get("channel_targets"),
             location_targets=data.get("location_targets"),
+            actor=api_user(),
         )
         return programme_dict(prog)
 

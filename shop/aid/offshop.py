@@ -30,6 +30,7 @@ from shop.aid.errors import (
 )
 from shop.aid.models import OFFSHOP_CHANNELS, OffshopLine, OffshopSale
 from shop.aid.services import LOCAL_TZ, SaleLine, local_day, programme_on, record_sale, reverse_sale
+from shop.audit.services import record as audit
 from shop.catalog.models import Location, Variant
 from shop.core.db import db, utcnow
 
@@ -156,6 +157,15 @@ def record_offshop_sale(
     except IntegrityError:
         _refuse_duplicate(producer_id, key)
         raise
+    audit(
+        officer,
+        "aid.offshop_recorded",
+        target_type="aid_offshop_sale",
+        target_id=sale.id,
+        evidence=sale.evidence_number,
+        amount_fen=amount,
+        channel=channel,
+    )
     return sale
 
 
@@ -210,6 +220,7 @@ def _decide(officer: User, sale_id: int, status: str, reason: str) -> OffshopSal
         if sale.status == status and sale.decided_by_id == officer.id:
             return sale  # the same decision retried: answer as the first time
         raise OffshopSaleNotPending(f"off-shop sale {sale_id} is already {sale.status}")
+    audit(officer, f"aid.offshop_{status}", target_type="aid_offshop_sale", target_id=sale_id, reason=reason)
     return sale
 
 
@@ -256,6 +267,7 @@ def void_offshop_sale(officer: User, sale_id: int, *, reason: str) -> OffshopSal
         if sale.status == "voided":
             return sale
         raise OffshopSaleNotApproved(f"off-shop sale {sale_id} is {sale.status}, not approved")
+    audit(officer, "aid.offshop_voided", target_type="aid_offshop_sale", target_id=sale_id, reason=reason)
     reverse_sale(
         source=f"offline-void:{sale.id}",
         original_source=sale.source,

@@ -11,9 +11,11 @@ from datetime import date
 
 from sqlalchemy import select, text
 
+from shop.accounts.models import User
 from shop.aid import cache
 from shop.aid.errors import BadTarget, ProgrammeExists, ProgrammeNotFound, ProgrammeOverlap
 from shop.aid.models import CHANNELS, AidProgramme, AidTarget
+from shop.audit.services import record as audit
 from shop.catalog.models import Location
 from shop.core.db import after_commit, db
 
@@ -99,6 +101,7 @@ def create_programme(
     target_fen: int,
     channel_targets: dict[str, int] | None = None,
     location_targets: dict[str, int] | None = None,
+    actor: User | None = None,
 ) -> AidProgramme:
     """Create a programme; refuse a used code or a period that overlaps another programme's."""
     if ends_on < starts_on:
@@ -131,6 +134,7 @@ def create_programme(
     db.session.flush()
     _set_targets(prog, channel_targets, location_targets)
     _forget_cached(code)
+    audit(actor, "aid.programme_created", target_type="aid_programme", target_id=code, target_fen=target_fen)
     return prog
 
 
@@ -142,6 +146,7 @@ def update_programme(
     target_fen: int | None = None,
     channel_targets: dict[str, int] | None = None,
     location_targets: dict[str, int] | None = None,
+    actor: User | None = None,
 ) -> AidProgramme:
     """Change a programme's names, target or sub-targets (its period is fixed once created)."""
     prog = get_programme(code)
@@ -154,4 +159,13 @@ def update_programme(
         prog.target_fen = target_fen
     _set_targets(prog, channel_targets, location_targets)
     _forget_cached(code)
+    audit(
+        actor,
+        "aid.programme_updated",
+        target_type="aid_programme",
+        target_id=code,
+        target_fen=prog.target_fen,
+        channel_targets=channel_targets,
+        location_targets=location_targets,
+    )
     return prog

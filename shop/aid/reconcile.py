@@ -188,8 +188,19 @@ def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliatio
         db.session.rollback()
         status = "ok" if count == 0 and not source_diffs else "drift"
         if repair and count:
+            from shop.audit.services import record as audit
+
             with atomic():
                 written = rebuild_rollups()
+                audit(
+                    None,
+                    "aid.rollups_rebuilt",
+                    target_type="aid_reconciliation_run",
+                    target_id=run_id,
+                    differences=count,
+                    rows=written,
+                    trigger=trigger,
+                )
             log.warning(
                 "aid reconciliation run %s: rebuilt %s rollup rows from the ledger (%s differences)",
                 run_id,

@@ -1,4 +1,4 @@
-from shop.core.errors import NotFound, ValidationFailed
+from shop.core.errors import Conflict, NotFound, ValidationFailed
 
 
 class ProductNotFound(NotFound):
@@ -24,3 +24,13 @@ class UnknownSku(ValidationFailed):
 class BadFilter(ValidationFailed):
     slug = "bad-filter"
     title = "Invalid filter"
+
+
+class CertificateNotFound(NotFound):
+    slug = "certificate-not-found"
+    title = "No such certificate"
+
+
+class CertificateExists(Conflict):
+    slug = "certificate-exists"
+    title = "Certificate already registered"

@@ -32,6 +32,18 @@ class CertificateSchema(ma.Schema):
     issuer = f.String()
     valid_from = f.Date()
     valid_until = f.Date(required=True)
+    revoked = f.Boolean()
+
+
+class CertificateInSchema(ma.Schema):
+    number = f.String(required=True, validate=v.Length(min=1, max=80))
+    issuer = f.String(required=True, validate=v.Length(min=1, max=160))
+    valid_from = f.Date(required=True)
+    valid_until = f.Date(required=True)
+
+
+class RevokeSchema(ma.Schema):
+    reason = f.String(required=True, validate=v.Length(min=1, max=500))
 
 
 class ProducerBriefSchema(ma.Schema):

@@ -128,3 +128,67 @@ def get_location(code: str) -> Location:
     if loc is None:
         raise LocationNotFound(f"location {code} does not exist")
     return loc
+
+
+def add_certificate(
+    producer_id: int,
+    *,
+    number: str,
+    issuer: str,
+    valid_from: date,
+    valid_until: date,
+    actor=None,
+):
+    """Register a producer's aid certificate (认定); audited."""
+    from shop.audit.services import record
+    from shop.catalog.errors import CertificateExists
+    from shop.catalog.models import AidCertificate
+    from shop.core.errors import ValidationFailed
+
+    producer = get_producer(producer_id)
+    if valid_until < valid_from:
+        raise ValidationFailed(
+            "valid_until is before valid_from",
+            errors=[{"field": "valid_until", "message": "before valid_from"}],
+        )
+    if db.session.scalar(select(AidCertificate.id).where(AidCertificate.number == number)):
+        raise CertificateExists(f"certificate {number} is already registered")
+    cert = AidCertificate(
+        producer_id=producer.id, number=number, issuer=issuer, valid_from=valid_from, valid_until=valid_until
+    )
+    db.session.add(cert)
+    db.session.flush()
+    record(
+        actor,
+        "certificate.add",
+        target_type="producer",
+        target_id=producer.id,
+        number=number,
+        issuer=issuer,
+        valid_from=valid_from.isoformat(),
+        valid_until=valid_until.isoformat(),
+    )
+    return cert
+
+
+def revoke_certificate(number: str, *, reason: str, actor=None):
+    """Revoke a certificate: sales after this no longer qualify; audited."""
+    from shop.audit.services import record
+    from shop.catalog.errors import CertificateNotFound
+    from shop.catalog.models import AidCertificate
+
+    cert = db.session.scalar(select(AidCertificate).where(AidCertificate.number == number))
+    if cert is None:
+        raise CertificateNotFound(f"no certificate {number}")
+    if not cert.revoked:
+        cert.revoked = True
+        record(
+            actor,
+            "certificate.revoke",
+            target_type="producer",
+            target_id=cert.producer_id,
+            number=number,
+            reason=reason,
+        )
+    db.session.flush()
+    return cert

@@ -155,8 +155,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DataError, OperationalError
 
+        if isinstance(exc, DataError):
+            # A value the database cannot hold (out-of-range number...) that validation let through.
+            app.logger.warning("data error: %s", exc.orig.__class__.__name__ if exc.orig else exc)
+            if is_api_request():
+                return problem(422, "Invalid input", "a value is out of range", slug="validation-failed")
+            return render_template("error.html", status=422, title="Invalid input", detail=""), 422
         if isinstance(exc, OperationalError):
             app.logger.warning("database unavailable: %s", exc.__class__.__name__)
             if is_api_request():

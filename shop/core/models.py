@@ -24,6 +24,8 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The web request that caused it, so the task's logs can be joined to the request's.
+    request_id: Mapped[str] = mapped_column(String(64), default="")
 
 
 class IdempotencyRecord(db.Model):
@@ -39,3 +41,14 @@ class IdempotencyRecord(db.Model):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PeriodicRun(db.Model):
+    """When each periodic job last ran: the guard that makes a job run once per period, however many
+    beat schedulers (or redeliveries) fire it."""
+
+    __tablename__ = "periodic_run"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    runs: Mapped[int] = mapped_column(Integer, default=0)

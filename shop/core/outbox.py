@@ -31,7 +31,9 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
         raise RuntimeError("enqueue() must run inside atomic()")
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
-    msg = OutboxMessage(task=task, payload=payload, queue=queue)
+    from shop.ops.logging import current_request_id
+
+    msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
     db.session.add(msg)
     db.session.flush()
     msg_id = msg.id
@@ -42,11 +44,15 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
 def _publish(msg: OutboxMessage) -> None:
     celery_app = current_app.extensions["celery"]
     if current_app.extensions["settings"].OUTBOX_DELIVERY == "inline":
-        result = celery_app.tasks[msg.task].apply(kwargs=msg.payload)
+        result = celery_app.tasks[msg.task].apply(
+            kwargs=msg.payload, headers={"shop_request_id": msg.request_id or "-"}
+        )
         if result.failed():
             raise RuntimeError(f"{msg.task} failed: {result.result!r}")
         return
-    celery_app.send_task(msg.task, kwargs=msg.payload, queue=msg.queue)
+    celery_app.send_task(
+        msg.task, kwargs=msg.payload, queue=msg.queue, headers={"shop_request_id": msg.request_id or "-"}
+    )
 
 
 def relay(ids: list[int] | None = None, *, older_than_seconds: int | None = None, limit: int = 500) -> int:

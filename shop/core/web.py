@@ -17,6 +17,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("console.index", _l("Hall console"), ("operator", "admin")),
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
     ("aid_web.progress", _l("Programme progress"), ()),
+    ("audit_web.audit_log", _l("Audit log"), ("admin",)),
 ]
 babel = Babel()
 csrf = CSRFProtect()
@@ -62,6 +63,19 @@ def init_web(app: Flask) -> None:
     login_manager.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+
+    @app.before_request
+    def _json_only_api():
+        # The API speaks JSON only: a body of any other type is refused before it reaches a parser.
+        if (
+            request.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH")
+            and (request.content_length or 0) > 0
+            and request.mimetype != "application/json"
+        ):
+            from werkzeug.exceptions import UnsupportedMediaType
+
+            raise UnsupportedMediaType("send the request body as application/json")
 
     @app.before_request
     def _csrf_for_pages():

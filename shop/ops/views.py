@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from shop.core.errors import problem
 from shop.ops.services import check_broker, check_database
@@ -29,4 +29,6 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    from shop.ops.metrics import render_metrics
+
+    return Response(render_metrics(current_app), mimetype=CONTENT_TYPE_LATEST)

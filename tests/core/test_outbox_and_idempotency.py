@@ -29,7 +29,7 @@ def test_message_written_with_state_change_and_relayed_after_commit(app, monkeyp
     sent = []
     celery_app = app.extensions["celery"]
     monkeypatch.setattr(
-        celery_app, "send_task", lambda name, kwargs, queue: sent.append((name, kwargs, queue))
+        celery_app, "send_task", lambda name, kwargs, queue, **kw: sent.append((name, kwargs, queue))
     )
     with atomic():
         db.session.add(Category(code="c", name_zh="c", name_en="c"))
@@ -92,27 +92,37 @@ def test_inline_delivery_runs_the_task_after_commit(app):
 # -- Idempotency-Key ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def _idem_app(pg_url, redis_url, tmp_path_factory):
+    """A separate app with a test-only create endpoint registered before it serves any request."""
+    from tests.conftest import make_app
+
+    a = make_app(pg_url, redis_url, tmp_path_factory.mktemp("idem"))
+
+    @idempotent
+    def idem_create():
+        from flask import request
+
+        body = request.get_json()
+        with atomic():
+            cat = Category(code=body["code"], name_zh="x", name_en="x")
+            db.session.add(cat)
+            db.session.flush()
+            if body.get("fail"):
+                from shop.core.errors import Conflict
+
+                raise Conflict("refused")
+        return jsonify(id=cat.id, code=cat.code), 201
+
+    a.add_url_rule("/api/v1/_test/idem", "idem_create", idem_create, methods=["POST"])
+    yield a
+    with a.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
-def idem_app(app):
-    if "idem_create" not in app.view_functions:
-
-        @idempotent
-        def idem_create():
-            from flask import request
-
-            body = request.get_json()
-            with atomic():
-                cat = Category(code=body["code"], name_zh="x", name_en="x")
-                db.session.add(cat)
-                db.session.flush()
-                if body.get("fail"):
-                    from shop.core.errors import Conflict
-
-                    raise Conflict("refused")
-            return jsonify(id=cat.id, code=cat.code), 201
-
-        app.add_url_rule("/api/v1/_test/idem", "idem_create", idem_create, methods=["POST"])
-    return app
+def idem_app(app, _idem_app):
+    return _idem_app
 
 
 def _count():

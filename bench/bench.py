@@ -1,0 +1,164 @@
+"""Run every benchmark scenario and print each figure beside its baseline measured in the same run.
+
+Usage: make bench   (or: .venv/bin/python bench/bench.py --seconds 10)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import BENCH, Report, Row, peak_rss_mb, production_env, start_gunicorn, wrk
+
+SCENARIOS = {}
+
+
+def scenario(name):
+    def deco(fn):
+        SCENARIOS[name] = fn
+        return fn
+
+    return deco
+
+
+@scenario("catalogue")
+def catalogue(ctx, report: Report) -> None:
+    base = ctx["web"].base
+    secs = ctx["seconds"]
+    bare = wrk(f"{base}/_bench/bare", connections=32, seconds=secs)
+    report.add(
+        Row(
+            "catalogue",
+            "bare JSON endpoint req/s",
+            bare["rps"],
+            "req/s",
+            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms",
+        )
+    )
+    for label, path in [
+        ("product list API (20) req/s", "/api/v1/products?per_page=20"),
+        ("product list page (20) req/s", "/products"),
+        ("product detail API req/s", "/api/v1/products/1"),
+        ("product page req/s", "/products/huaniu-apples"),
+    ]:
+        r = wrk(f"{base}{path}", connections=32, seconds=secs)
+        report.add(
+            Row(
+                "catalogue",
+                label,
+                r["rps"],
+                "req/s",
+                "bare",
+                bare["rps"],
+                ">= 0.5 of bare" if "list" in label else "",
+                notes=f"p50 {r['p50_us'] / 1000:.1f} ms, p99 {r['p99_us'] / 1000:.1f} ms, errors {r['errors']}",
+            )
+        )
+        report.add(Row("catalogue", label.replace("req/s", "p99"), r["p99_us"] / 1000, "ms"))
+
+
+@scenario("memory")
+def memory(ctx, report: Report) -> None:
+    pids = ctx["web"].pids()
+    workers = pids[1:] or pids
+    report.add(
+        Row(
+            "memory",
+            "web worker peak RSS (max)",
+            max(peak_rss_mb(p) for p in workers),
+            "MB",
+            target="< 150 MB",
+        )
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", "2")))
+    ap.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "4")))
+    args = ap.parse_args()
+
+    database_url = os.environ["BENCH_DATABASE_URL"]
+    redis_url = os.environ["BENCH_REDIS_URL"]
+    out_dir = BENCH / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    from shop import create_app
+
+    env = production_env(database_url, redis_url, out_dir)
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k not in os.environ or k.startswith(("SHOP_", "DATABASE", "REDIS", "SECRET"))
+        }
+    )
+    app = create_app(
+        {
+            "SHOP_PROFILE": "production",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": env["SECRET_KEY"],
+            "SESSION_COOKIE_SECURE": True,
+            "BENCH_ENDPOINTS": True,
+            "DATA_DIR": out_dir,
+        }
+    )
+    with app.app_context():
+        from bench.data import load_catalogue
+
+        print("loading bench data...", flush=True)
+        print("  ", load_catalogue(), flush=True)
+
+    report = Report(
+        meta={
+            "when": datetime.now(UTC).isoformat(),
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "web_workers": args.web_workers,
+            "web_threads": args.web_threads,
+            "seconds": args.seconds,
+            "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+        }
+    )
+    web = start_gunicorn(env, out_dir, workers=args.web_workers, threads=args.web_threads)
+    ctx = {
+        "app": app,
+        "web": web,
+        "seconds": args.seconds,
+        "env": env,
+        "out": out_dir,
+        "database_url": database_url,
+        "redis_url": redis_url,
+    }
+    try:
+        for name, fn in SCENARIOS.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"== {name}", flush=True)
+            started = time.time()
+            fn(ctx, report)
+            print(f"   ({time.time() - started:.0f} s)", flush=True)
+    finally:
+        web.stop()
+    report.save(out_dir / "results.json")
+    (out_dir / "results.md").write_text(report.markdown() + "\n")
+    print()
+    print(report.markdown())
+    print(f"\nresults in {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Shared machinery for the benchmarks: servers in the production profile, wrk runs, RSS, SQL counts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def production_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CELERY_"))}
+    env.update(
+        SHOP_PROFILE="production",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-" + "k" * 40,
+        SESSION_COOKIE_SECURE="true",
+        BENCH_ENDPOINTS="true",
+        RATELIMIT_ENABLED="false",
+        DATA_DIR=str(data_dir),
+        WEB_ACCESS_LOG="",  # access logging to a pipe would cost CPU the figures should not include
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        """The master and its worker processes."""
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [self.proc.pid, *[int(p) for p in out.split()]]
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def start_gunicorn(
+    env: dict[str, str], log_dir: Path, *, workers: int, threads: int, name: str = "web"
+) -> Server:
+    port = free_port()
+    log = log_dir / f"{name}.log"
+    env = {**env, "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)}
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--config",
+            "config/gunicorn.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "/dev/null",
+            "shop:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = Server(proc, port, log)
+    wait_http(server.base + "/healthz", proc, log)
+    return server
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    script: str = "get.lua",
+    threads: int = 2,
+    env_extra: dict[str, str] | None = None,
+) -> dict:
+    """Run wrk against ``url``; return its JSON summary (rps, p50/p90/p99 in microseconds, errors)."""
+    env = {**os.environ, "WRK_REPORT": str(BENCH / "report.lua"), **(env_extra or {})}
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(BENCH / script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=seconds + 60,
+    )
+    m = re.search(r"WRK_JSON (\{.*\})", out.stdout)
+    if not m:
+        raise RuntimeError(f"wrk gave no summary:\n{out.stdout}\n{out.stderr}")
+    return json.loads(m.group(1))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a process, in MB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    m = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+def http_json(
+    method: str, url: str, body: dict | None = None, headers: dict | None = None
+) -> tuple[int, dict, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}"), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}"), dict(e.headers)
+
+
+@dataclass
+class Row:
+    scenario: str
+    figure: str
+    value: float
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+    notes: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline_value:
+            return self.value / self.baseline_value
+        return None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        base = f"{row.baseline} {row.baseline_value:,.1f}" if row.baseline_value is not None else "-"
+        print(
+            f"  {row.scenario:<22} {row.figure:<34} {row.value:>12,.1f} {row.unit:<8} | {base:<40} ratio {ratio}"
+            f"  {row.target}",
+            flush=True,
+        )
+
+    def markdown(self) -> str:
+        lines = [
+            "| scenario | figure | value | baseline (same run) | ratio | target |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+            base = f"{r.baseline}: {r.baseline_value:,.1f}" if r.baseline_value is not None else ""
+            lines.append(
+                f"| {r.scenario} | {r.figure} | {r.value:,.1f} {r.unit} | {base} | {ratio} | {r.target} |"
+            )
+        return "\n".join(lines)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {"meta": self.meta, "rows": [r.__dict__ | {"ratio": r.ratio} for r in self.rows]},
+                indent=2,
+                default=str,
+            )
+        )
+
+
+def python() -> str:
+    return str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
