@@ -63,6 +63,16 @@ def test_a_second_officer_approves_and_only_then_it_counts(api, officers):
     r = first.post(f"/api/v1/aid/offshop-sales/{sale['id']}/void", json={"reason": "发票已红冲"})
     assert r.status_code == 200 and r.json["status"] == "voided" and r.json["void_reason"] == "发票已红冲"
     assert _totals(first)["total_fen"] == 0 and ledger_sum() == rollup_sum() == 0
+    from shop.audit.models import AuditEvent
+
+    trail = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("aid.%")).order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.actor_email) for e in trail] == [
+        ("aid.offshop_recorded", officers[0]),
+        ("aid.offshop_approved", officers[1]),
+        ("aid.offshop_voided", officers[0]),
+    ]
 
 
 def test_rejection_needs_a_reason_and_never_counts(api, officers):
