@@ -119,6 +119,7 @@ def upgrade():
     with op.batch_alter_table('aid_entry', schema=None) as batch_op:
         batch_op.add_column(sa.Column('buyer_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_aid_entry_buyer', ['buyer_id', 'programme_id'], unique=False)
+        batch_op.create_index('ix_aid_entry_reverses', ['reverses_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_aid_entry_buyer_id_user_account'), 'user_account', ['buyer_id'], ['id'])
 
     op.execute("DELETE FROM aid_rollup")
@@ -142,6 +143,7 @@ def downgrade():
 
     with op.batch_alter_table('aid_entry', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_aid_entry_buyer_id_user_account'), type_='foreignkey')
+        batch_op.drop_index('ix_aid_entry_reverses')
         batch_op.drop_index('ix_aid_entry_buyer')
         batch_op.drop_column('buyer_id')
 

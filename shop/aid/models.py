@@ -89,6 +89,8 @@ class AidEntry(db.Model):
         Index("ix_aid_entry_programme_day", "programme_id", "day"),
         Index("ix_aid_entry_source", "source"),
         Index("ix_aid_entry_buyer", "buyer_id", "programme_id"),
+        # A refund sums the earlier reversals of the lines it reverses.
+        Index("ix_aid_entry_reverses", "reverses_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

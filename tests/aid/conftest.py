@@ -26,6 +26,22 @@ def officer_api(api, officers):
 
 @pytest.fixture
 def known_set(seeded):
+    """The known ledger on PostgreSQL (see ``load_known_set``); returns the work unit's user id."""
+    return load_known_set()
+
+
+@pytest.fixture
+def known_any(any_app):
+    """The known ledger on PostgreSQL and on the embedded SQLite default."""
+    from shop.core.db import atomic
+    from shop.demo import seed_demo
+
+    with atomic():
+        seed_demo()
+    return load_known_set()
+
+
+def load_known_set() -> int:
     """A small, fully known ledger: every channel kind, certified and not, direct and helped, a refund.
 
     | source          | day   | channel   | place   | line                         | fen    | certified |
