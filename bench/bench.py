@@ -65,6 +65,115 @@ def catalogue(ctx, report: Report) -> None:
         report.add(Row("catalogue", label.replace("req/s", "p99"), r["p99_us"] / 1000, "ms"))
 
 
+def customer_token(base: str) -> str:
+    from bench.harness import http_json
+
+    email, password = "bench-buyer@example.cn", "bench-password-1"
+    http_json("POST", f"{base}/api/v1/auth/register", {"email": email, "password": password, "name": "压测"})
+    status, body, _ = http_json("POST", f"{base}/api/v1/auth/token", {"email": email, "password": password})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def stock_agrees(ctx, skus: list[str]) -> tuple[bool, str]:
+    """Zero oversell: every level's reserved equals what its open orders hold, and never exceeds on hand."""
+    from sqlalchemy import text
+
+    from shop.core.db import db
+
+    with ctx["app"].app_context():
+        rows = db.session.execute(
+            text("""
+            SELECT v.sku, sl.on_hand, sl.reserved,
+                   COALESCE((SELECT SUM(ol.quantity) FROM order_line ol JOIN shop_order o ON o.id = ol.order_id
+                             WHERE ol.variant_id = v.id AND o.status = 'pending_payment'), 0) AS held
+            FROM stock_level sl JOIN variant v ON v.id = sl.variant_id
+            JOIN location l ON l.id = sl.location_id
+            WHERE l.code = 'DL-HM' AND v.sku = ANY(:skus)"""),
+            {"skus": skus},
+        ).all()
+        bad = [r for r in rows if r.reserved != r.held or r.reserved > r.on_hand or r.reserved < 0]
+        db.session.rollback()
+    return (not bad, f"{len(rows)} levels checked, {len(bad)} disagree")
+
+
+@scenario("checkout")
+def checkout(ctx, report: Report) -> None:
+    import json
+
+    from bench.data import load_checkout
+
+    with ctx["app"].app_context():
+        info = load_checkout()
+    base, secs = ctx["web"].base, ctx["seconds"]
+    token = customer_token(base)
+    bare = wrk(
+        f"{base}/_bench/update?level={info['bare_level_id']}",
+        connections=64,
+        seconds=secs,
+        script="post.lua",
+        env_extra={"WRK_BODY": "{}"},
+    )
+    report.add(
+        Row(
+            "checkout",
+            "bare conditional UPDATE req/s",
+            bare["rps"],
+            "req/s",
+            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms",
+        )
+    )
+    body = json.dumps(
+        {
+            "lines": [{"sku": info["hot_sku"], "quantity": 1}],
+            "delivery": {"type": "pickup", "location": "DL-HM"},
+        }
+    )
+    hot = wrk(
+        f"{base}/api/v1/orders",
+        connections=64,
+        seconds=secs,
+        script="post.lua",
+        env_extra={"WRK_BODY": body, "WRK_TOKEN": token},
+    )
+    ok, detail = stock_agrees(ctx, [info["hot_sku"]])
+    report.add(
+        Row(
+            "checkout",
+            "orders/s, one hot SKU, 64 buyers",
+            hot["rps"],
+            "orders/s",
+            "bare UPDATE",
+            bare["rps"],
+            ">= 0.5 of bare UPDATE",
+            notes=f"errors {hot['errors']}",
+        )
+    )
+    report.add(Row("checkout", "order p99, hot SKU", hot["p99_us"] / 1000, "ms", target="< 100 ms"))
+    report.add(Row("checkout", "hot SKU stock agrees (1 = yes)", float(ok), "", notes=detail))
+    spread = wrk(
+        f"{base}/api/v1/orders",
+        connections=64,
+        seconds=secs,
+        script="spread.lua",
+        env_extra={"WRK_TOKEN": token, "WRK_SPREAD": "1000"},
+    )
+    ok, detail = stock_agrees(ctx, [f"BENCH-S{i}" for i in range(1000)])
+    report.add(
+        Row(
+            "checkout",
+            "orders/s, 1,000 SKUs spread",
+            spread["rps"],
+            "orders/s",
+            "bare UPDATE",
+            bare["rps"],
+            notes=f"p99 {spread['p99_us'] / 1000:.1f} ms, errors {spread['errors']}",
+        )
+    )
+    report.add(Row("checkout", "spread stock agrees (1 = yes)", float(ok), "", notes=detail))
+    ctx["checkout_rps"] = hot["rps"]
+
+
 @scenario("memory")
 def memory(ctx, report: Report) -> None:
     pids = ctx["web"].pids()

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     # Shop behaviour.
     RESERVATION_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    # Manual payment (pay at the pickup hall, or by bank transfer) cannot happen within minutes.
+    MANUAL_RESERVATION_MINUTES: int = Field(default=48 * 60, ge=1, le=14 * 24 * 60)
     API_TOKEN_TTL_SECONDS: int = Field(default=12 * 3600, ge=60)
     DEFAULT_LOCALE: Literal["zh", "en"] = "zh"
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"

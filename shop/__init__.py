@@ -94,7 +94,9 @@ def _register_models() -> None:
     import shop.catalog.models
     import shop.core.models
     import shop.inventory.models
-    import shop.notifications.models  # noqa: F401
+    import shop.notifications.models
+    import shop.orders.models
+    import shop.payments.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -109,6 +111,9 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import views as catalog_views
     from shop.core.api import api
     from shop.ops import views as ops_views
+    from shop.orders import api as orders_api
+    from shop.orders import views as orders_views
+    from shop.payments import api as payments_api
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
@@ -117,6 +122,9 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(audit_api.blp)
     api.register_blueprint(aid_api.blp)
     app.register_blueprint(audit_views.bp)
+    api.register_blueprint(orders_api.blp)
+    api.register_blueprint(payments_api.blp)
+    app.register_blueprint(orders_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)

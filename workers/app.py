@@ -57,6 +57,8 @@ def celery_config(settings: Settings) -> dict:
         "beat_schedule": {
             # Relay outbox rows whose after-commit publish failed (broker down, process killed).
             "outbox-sweep": {"task": "shop.outbox.sweep", "schedule": 30.0},
+            # Unpaid orders give their reserved stock back once RESERVATION_MINUTES have passed.
+            "orders-expire-unpaid": {"task": "shop.orders.expire_unpaid", "schedule": 60.0},
             "stock-reconcile-nightly": {
                 "task": "shop.stock.reconcile",
                 "schedule": crontab(hour=2, minute=15),

@@ -11,8 +11,6 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-import workers.aid  # noqa: F401  (registers the shop.aid.* tasks)
-
 log = logging.getLogger(__name__)
 
 
@@ -59,3 +57,8 @@ def send_notification_task(notification_id: int) -> str:
     from shop.notifications.services import deliver
 
     return deliver(notification_id)
+
+
+import workers.aid  # noqa: E402  (registers shop.aid.* tasks)
+import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
+import workers.payments  # noqa: E402, F401  (registers shop.payments.* tasks)

@@ -54,46 +54,55 @@ def programme_on(day: date) -> AidProgramme | None:
     )
 
 
-def _bump_rollup(entry: AidEntry) -> None:
-    if entry.programme_id is None:
-        return
-    values = {
-        "programme_id": entry.programme_id,
-        "day": entry.day,
-        "channel": entry.channel,
-        "category_id": entry.category_id,
-        "product_id": entry.product_id,
-        "producer_id": entry.producer_id,
-        "township": entry.township,
-        "location_id": entry.location_id or 0,
-        "qualifying": entry.qualifying,
-        "direct_purchase": entry.direct_purchase,
-        "amount_fen": entry.amount_fen,
-        "quantity": entry.quantity,
-        "entries": 1,
-    }
-    insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(AidRollup.__table__)
-    stmt = insert.values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[
-            "programme_id",
-            "day",
-            "channel",
-            "category_id",
-            "product_id",
-            "producer_id",
-            "township",
-            "location_id",
-            "qualifying",
-            "direct_purchase",
-        ],
-        set_={
-            "amount_fen": AidRollup.__table__.c.amount_fen + stmt.excluded.amount_fen,
-            "quantity": AidRollup.__table__.c.quantity + stmt.excluded.quantity,
-            "entries": AidRollup.__table__.c.entries + 1,
-        },
-    )
-    db.session.execute(stmt)
+ROLLUP_KEY = (
+    "programme_id",
+    "day",
+    "channel",
+    "category_id",
+    "product_id",
+    "producer_id",
+    "township",
+    "location_id",
+    "qualifying",
+    "direct_purchase",
+)
+
+
+def _rollup_key(entry: AidEntry) -> tuple:
+    return tuple((entry.location_id or 0) if k == "location_id" else getattr(entry, k) for k in ROLLUP_KEY)
+
+
+def _bump_rollups(entries: list[AidEntry]) -> None:
+    """Add ``entries`` to their rollup rows: one atomic upsert-increment per row, in key order.
+
+    Every transaction takes the rollup rows it touches in the same (sorted) order, whatever order the
+    caller's lines came in, so two concurrent sales or refunds sharing rows cannot deadlock.
+    """
+    sums: dict[tuple, list[int]] = {}
+    for entry in entries:
+        if entry.programme_id is None:
+            continue
+        acc = sums.setdefault(_rollup_key(entry), [0, 0, 0])
+        acc[0] += entry.amount_fen
+        acc[1] += entry.quantity
+        acc[2] += 1
+    table = AidRollup.__table__
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    for key in sorted(sums):
+        amount, quantity, count = sums[key]
+        stmt = insert(table).values(
+            **dict(zip(ROLLUP_KEY, key, strict=True)), amount_fen=amount, quantity=quantity, entries=count
+        )
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(ROLLUP_KEY),
+                set_={
+                    "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                    "quantity": table.c.quantity + stmt.excluded.quantity,
+                    "entries": table.c.entries + stmt.excluded.entries,
+                },
+            )
+        )
 
 
 def _existing(source: str) -> list[AidEntry]:
@@ -125,8 +134,7 @@ def _append(source: str, entries: list[AidEntry]) -> list[AidEntry]:
         if not done:
             raise
         return done
-    for entry in entries:
-        _bump_rollup(entry)
+    _bump_rollups(entries)
     _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
     return entries
 

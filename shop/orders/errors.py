@@ -1,0 +1,33 @@
+from shop.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+class OrderNotFound(NotFound):
+    slug = "order-not-found"
+    title = "No such order"
+
+
+class InvalidLines(ValidationFailed):
+    slug = "invalid-lines"
+    title = "Invalid order lines"
+
+
+class InvalidDelivery(ValidationFailed):
+    slug = "invalid-delivery"
+    title = "Invalid delivery"
+
+
+class EmptyCart(ValidationFailed):
+    slug = "empty-cart"
+    title = "The cart is empty"
+
+
+class NotYourOrder(Forbidden):
+    slug = "not-your-order"
+    title = "Not your order"
+
+
+class BadTransition(Conflict):
+    """The order is not in a state that allows this (paying an expired order, cancelling a shipped one)."""
+
+    slug = "order-state"
+    title = "Not possible in the order's current state"

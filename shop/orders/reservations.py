@@ -1,0 +1,137 @@
+"""Where an order's stock is reserved: one location for the whole order, chosen by a fixed strategy.
+
+1. Pickup orders reserve at the pickup hall: that is where the buyer will stand.
+2. Delivery orders reserve at a shipping location that can serve every line, preferring the one whose
+   perishable stock expires first (first-expiry-first across locations, so older lots leave first).
+3. Only sellable stock counts: units in lots past their best-before date cannot be reserved.
+
+The reservation itself is ``shop.inventory.services.reserve`` (conditional UPDATEs, levels locked in id
+order). Each attempt runs in a savepoint so a location that turns out short (another buyer was faster)
+leaves nothing behind before the next location is tried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+
+from shop.catalog.models import Location, Variant
+from shop.core.db import db
+from shop.inventory import services as stock
+from shop.inventory.errors import InsufficientStock
+from shop.inventory.models import Lot, StockLevel
+
+Lines = list[tuple[Variant, int]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    location: Location
+    short_sku: str | None  # first SKU it cannot serve (None: it can serve the whole order)
+    earliest_best_before: date | None
+
+
+def sellable(variant_id: int, location_id: int, on: date) -> int:
+    """Units in lots not past best-before at ``location`` (what could ever be handed over)."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Lot.quantity), 0)).where(
+                Lot.variant_id == variant_id,
+                Lot.location_id == location_id,
+                or_(Lot.best_before.is_(None), Lot.best_before >= on),
+            )
+        )
+        or 0
+    )
+
+
+def _reserved(variant_id: int, location_id: int) -> int:
+    return int(
+        db.session.scalar(
+            select(StockLevel.reserved).where(
+                StockLevel.variant_id == variant_id, StockLevel.location_id == location_id
+            )
+        )
+        or 0
+    )
+
+
+def _assess(location: Location, lines: Lines, on: date) -> Candidate:
+    short = None
+    earliest = None
+    for variant, qty in lines:
+        if short is None and sellable(variant.id, location.id, on) - _reserved(variant.id, location.id) < qty:
+            short = variant.sku
+        if variant.perishable:
+            bb = db.session.scalar(
+                select(func.min(Lot.best_before)).where(
+                    Lot.variant_id == variant.id,
+                    Lot.location_id == location.id,
+                    Lot.quantity > 0,
+                    Lot.best_before >= on,
+                )
+            )
+            if bb is not None and (earliest is None or bb < earliest):
+                earliest = bb
+    return Candidate(location, short, earliest)
+
+
+def reserve_at(location: Location, lines: Lines, *, reference: str, on: date) -> None:
+    """Reserve every line at ``location`` or nothing; raise InsufficientStock naming the short SKU."""
+    with db.session.begin_nested():
+        stock.reserve(lines, location, reference=reference)
+        # reserve() checked on hand; expired lots are on hand but unsellable. The level rows are locked
+        # by our UPDATEs, so this re-check sees every other reservation of these SKUs here.
+        for variant, _qty in lines:
+            if _reserved(variant.id, location.id) > sellable(variant.id, location.id, on):
+                raise InsufficientStock(
+                    f"not enough sellable {variant.sku} at {location.code}",
+                    sku=variant.sku,
+                    location=location.code,
+                )
+
+
+def reserve_for_pickup(hall: Location, lines: Lines, *, reference: str, on: date) -> Location:
+    reserve_at(hall, lines, reference=reference, on=on)
+    return hall
+
+
+def shipping_locations(on: date) -> list[Location]:
+    rows = db.session.scalars(select(Location).where(Location.ships.is_(True)).order_by(Location.id))
+    return [loc for loc in rows if loc.is_active_on(on)]
+
+
+def reserve_for_delivery(lines: Lines, *, reference: str, on: date) -> Location:
+    """Reserve at the best shipping location that can serve the whole order; return it."""
+    candidates = [_assess(loc, lines, on) for loc in shipping_locations(on)]
+    if not candidates:
+        raise InsufficientStock("no location ships orders at the moment", sku=lines[0][0].sku)
+    far_future = date.max
+    candidates.sort(
+        key=lambda c: (c.short_sku is not None, c.earliest_best_before or far_future, c.location.id)
+    )
+    first_error: InsufficientStock | None = None
+    for cand in candidates:
+        if cand.short_sku is not None:
+            break
+        try:
+            reserve_at(cand.location, lines, reference=reference, on=on)
+        except InsufficientStock as err:  # another buyer took it between our look and our update
+            first_error = first_error or err
+            continue
+        return cand.location
+    if first_error is not None:
+        raise first_error
+    best = candidates[0]
+    raise InsufficientStock(
+        f"not enough {best.short_sku} to deliver this order", sku=best.short_sku, location=None
+    )
+
+
+def release_lines(location: Location, lines: Lines, *, reference: str, reason: str) -> None:
+    """Give reserved units back at ``location`` (skipping zero quantities)."""
+    todo = [(v, q) for v, q in lines if q > 0]
+    if todo:
+        stock.release(todo, location, reference=reference, reason=reason)

@@ -1,0 +1,62 @@
+"""Order states and the only ways between them.
+
+Every status change goes through ``advance()``: it checks the transition table and updates with
+``WHERE status = <the status we saw>``, so when two transactions race (a webhook paying the order while
+the expiry sweep expires it) exactly one wins and the other gets BadTransition, changing nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from shop.core.db import db
+from shop.orders.errors import BadTransition
+from shop.orders.models import Order, OrderStatusChange
+
+AFTER_FULFILMENT = ("ready_for_pickup", "shipped", "completed")
+REFUNDABLE = ("paid", "fulfilling", *AFTER_FULFILMENT, "partially_refunded")
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_payment": frozenset({"paid", "cancelled", "expired"}),
+    # A payment that arrives late: re-reserved and paid, or refunded automatically.
+    "expired": frozenset({"paid", "refunded"}),
+    "paid": frozenset({"fulfilling", "cancelled", "refunded"}),
+    "fulfilling": frozenset({"ready_for_pickup", "shipped", "refunded"}),
+    "ready_for_pickup": frozenset({"completed", "refunded", "partially_refunded"}),
+    "shipped": frozenset({"completed", "refunded", "partially_refunded"}),
+    "completed": frozenset({"refunded", "partially_refunded"}),
+    "partially_refunded": frozenset({"refunded"}),
+    "cancelled": frozenset(),
+    "refunded": frozenset(),
+}
+OPEN = ("pending_payment", "paid", "fulfilling", "ready_for_pickup", "shipped")
+
+
+def can_move(frm: str, to: str) -> bool:
+    return to in TRANSITIONS.get(frm, frozenset())
+
+
+def advance(order: Order, to: str, *, actor_id: int | None = None, reason: str = "", **values: Any) -> None:
+    """Move ``order`` to ``to`` if the table allows it and nobody moved it meanwhile; log the change."""
+    db.session.flush()  # pending attribute changes must not be lost by the refresh below
+    frm = order.status
+    if not can_move(frm, to):
+        raise BadTransition(f"order {order.number} is {frm}; it cannot become {to}", status_now=frm)
+    res = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == frm)
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        db.session.refresh(order)
+        raise BadTransition(
+            f"order {order.number} changed meanwhile (now {order.status})", status_now=order.status
+        )
+    db.session.add(
+        OrderStatusChange(order_id=order.id, from_status=frm, to_status=to, actor_id=actor_id, reason=reason)
+    )
+    db.session.flush()
+    db.session.refresh(order)

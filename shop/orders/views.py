@@ -1,0 +1,357 @@
+"""Order pages: cart, checkout, order confirmation and my orders; staff pages to confirm manual payments
+and issue refunds. Thin: parse the form, call one service in one unit of work, render or redirect."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from shop.accounts.auth import require_staff_page
+from shop.catalog.services import list_locations
+from shop.core.db import atomic
+from shop.core.errors import ShopError
+from shop.core.limits import limit_orders
+from shop.orders import cart, services
+from shop.orders.models import STATUSES
+from shop.orders.services import TIANJIN_DISTRICTS
+
+bp = Blueprint("orders_web", __name__)
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not parts.scheme and not parts.netloc:
+        return target
+    return default
+
+
+@bp.app_template_filter("localtime")
+def localtime(moment) -> str:
+    """Show a stored (UTC) time in Tianjin's time zone."""
+    if moment is None:
+        return ""
+    return services.aware(moment).astimezone(services.LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _flash_error(err: ShopError) -> None:
+    flash(err.detail, "error")
+
+
+# -- cart -------------------------------------------------------------------------------------------
+
+
+@bp.get("/cart", endpoint="cart")
+def cart_page():
+    lines = cart.lines(session)
+    return render_template(
+        "orders/cart.html", lines=lines, subtotal=sum(line.line_total_fen for line in lines)
+    )
+
+
+@bp.post("/cart/add")
+def cart_add():
+    try:
+        variant = cart.add(session, request.form.get("sku", ""), request.form.get("quantity", "1"))
+    except ShopError as err:
+        _flash_error(err)
+    else:
+        flash(_("Added to your cart: %(name)s", name=variant.name_zh if _is_zh() else variant.name_en), "ok")
+    return redirect(_back(url_for("orders_web.cart")))
+
+
+@bp.post("/cart/update")
+def cart_update():
+    try:
+        for key, value in request.form.items():
+            if key.startswith("qty-"):
+                cart.set_quantity(session, key.removeprefix("qty-"), value)
+        if request.form.get("remove"):
+            cart.remove(session, request.form["remove"])
+    except ShopError as err:
+        _flash_error(err)
+    return redirect(url_for("orders_web.cart"))
+
+
+def _is_zh() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "zh") == "zh"
+
+
+# -- checkout ---------------------------------------------------------------------------------------
+
+
+def _halls():
+    from datetime import date
+
+    return [loc for loc in list_locations(on=date.today()) if loc.pickup]
+
+
+@bp.route("/checkout", methods=["GET", "POST"])
+@login_required
+@limit_orders
+def checkout():
+    lines = cart.lines(session)
+    form = request.form
+    if request.method == "POST":
+        token = form.get("checkout_token", "")
+        done = session.get("checkout_done") or {}
+        if token and token in done:  # the same form submitted twice: show the order it made
+            return redirect(url_for("orders_web.order_page", order_id=done[token]))
+        if not lines:
+            flash(_("Your cart is empty."), "error")
+            return redirect(url_for("orders_web.cart"))
+        delivery = services.DeliveryRequest(
+            type=form.get("delivery_type", ""),
+            location=form.get("location") or None,
+            recipient=form.get("recipient", ""),
+            phone=form.get("phone", ""),
+            district=form.get("district", ""),
+            street_address=form.get("street_address", ""),
+            note=form.get("note", ""),
+        )
+        try:
+            with atomic():
+                order = services.place_order(current_user, cart.as_requests(session), delivery)
+                order_id = order.id
+        except ShopError as err:
+            _flash_error(err)
+            for e in err.errors or []:
+                flash(f"{e['field']}: {e['message']}", "error")
+        else:
+            cart.clear(session)
+            session["checkout_done"] = {token: order_id}
+            flash(_("Order placed. Please pay before the reservation runs out."), "ok")
+            return redirect(url_for("orders_web.order_page", order_id=order_id))
+    return render_template(
+        "orders/checkout.html",
+        lines=lines,
+        subtotal=sum(line.line_total_fen for line in lines),
+        halls=_halls(),
+        districts=TIANJIN_DISTRICTS,
+        form=form,
+        checkout_token=secrets.token_urlsafe(16),
+        gateway=current_app.extensions["settings"].PAYMENT_GATEWAY,
+        free_from=services.FREE_SHIPPING_FROM_FEN,
+        shipping_fee=services.SHIPPING_FEE_FEN,
+    )
+
+
+# -- the buyer's orders -----------------------------------------------------------------------------
+
+
+@bp.get("/orders")
+@login_required
+def my_orders():
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    from shop.core.api import page_of
+
+    rows, total = page_of(services.orders_query(current_user, mine_only=True), page=page, per_page=20)
+    return render_template(
+        "orders/my_orders.html", orders=rows, total=total, page=page, pages=max(1, -(-total // 20))
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order_page(order_id: int):
+    order = services.order_for_viewer(order_id, current_user)
+    from shop.orders.schemas import payment_dict
+    from shop.payments.models import Refund
+
+    refunds = Refund.query.filter_by(order_id=order.id).order_by(Refund.id).all()
+    return render_template(
+        "orders/order.html",
+        order=order,
+        payment=payment_dict(order),
+        refunds=refunds,
+        notices=services.notices_for(order),
+        returning_from_stripe=bool(request.args.get("payment_intent")),
+    )
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):
+    services.order_for_viewer(order_id, current_user)
+    try:
+        with atomic():
+            services.cancel_order(order_id, actor=current_user, reason="cancelled by the buyer")
+    except ShopError as err:
+        _flash_error(err)
+    else:
+        flash(_("The order is cancelled."), "ok")
+    return redirect(url_for("orders_web.order_page", order_id=order_id))
+
+
+@bp.get("/orders/<int:order_id>/pay")
+@login_required
+def pay(order_id: int):
+    """Stripe's Payment Element for an online order (card, Alipay, WeChat Pay)."""
+    from shop.payments import services as payments
+
+    order = services.order_for_viewer(order_id, current_user)
+    try:
+        payments.check_can_start_online_payment(order, current_user)
+        result = payments.create_intent(order)
+        with atomic():
+            payment = payments.store_intent(order_id, result)
+            client_secret = payment.client_secret
+    except ShopError as err:
+        _flash_error(err)
+        return redirect(url_for("orders_web.order_page", order_id=order_id))
+    settings = current_app.extensions["settings"]
+    # Stripe.js may only come from js.stripe.com, so it is loaded in production only; nothing outside the
+    # shop is loaded in tests or on the embedded default.
+    load_stripe = settings.SHOP_PROFILE == "production"
+    resp = current_app.make_response(
+        render_template(
+            "orders/pay.html",
+            order=order,
+            client_secret=client_secret,
+            publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+            load_stripe=load_stripe,
+            return_url=f"{settings.PUBLIC_BASE_URL.rstrip('/')}{url_for('orders_web.order_page', order_id=order.id)}",
+        )
+    )
+    if load_stripe:
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: https://*.stripe.com; style-src 'self'; "
+            "script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; "
+            "connect-src 'self' https://api.stripe.com; frame-ancestors 'none'; form-action 'self'"
+        )
+    return resp
+
+
+# -- staff ------------------------------------------------------------------------------------------
+
+
+@bp.get("/staff/orders")
+@require_staff_page("operator", "admin")
+def staff_orders():
+    status = request.args.get("status") or None
+    if status not in STATUSES:
+        status = None
+    attention = True if request.args.get("attention") else None
+    number = (request.args.get("number") or "").strip()
+    if number:
+        try:
+            order = services.order_by_number(number)
+        except ShopError:
+            flash(_("No order with that number."), "error")
+        else:
+            return redirect(url_for("orders_web.staff_order", order_id=order.id))
+    from shop.core.api import page_of
+
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    stmt = services.orders_query(current_user, mine_only=False, status=status, attention=attention)
+    rows, total = page_of(stmt, page=page, per_page=30)
+    return render_template(
+        "orders/staff_orders.html",
+        orders=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 30)),
+        status=status,
+        attention=attention,
+        statuses=STATUSES,
+    )
+
+
+@bp.get("/staff/orders/<int:order_id>")
+@require_staff_page("operator", "admin")
+def staff_order(order_id: int):
+    order = services.order_for_viewer(order_id, current_user)
+    if not current_user.can_act_at(order.location):
+        abort(404)
+    from shop.orders.schemas import payment_dict
+    from shop.payments.models import Payment, Refund
+    from shop.payments.services import MANUAL_METHODS
+
+    return render_template(
+        "orders/staff_order.html",
+        order=order,
+        payment=payment_dict(order),
+        payments=Payment.query.filter_by(order_id=order.id).order_by(Payment.id).all(),
+        refunds=Refund.query.filter_by(order_id=order.id).order_by(Refund.id).all(),
+        methods=MANUAL_METHODS,
+        locations=[loc for loc in current_user.locations]
+        if current_user.role != "admin"
+        else list_locations(),
+    )
+
+
+@bp.post("/staff/orders/<int:order_id>/confirm-payment")
+@require_staff_page("operator", "admin")
+def staff_confirm_payment(order_id: int):
+    from shop.payments import services as payments
+
+    amount = request.form.get("amount_yuan", "").strip()
+    try:
+        amount_fen = _fen(amount) if amount else None
+        with atomic():
+            payments.confirm_manual_payment(
+                order_id,
+                staff=current_user,
+                method=request.form.get("method", ""),
+                amount_fen=amount_fen,
+                reference=request.form.get("reference", ""),
+            )
+    except ShopError as err:
+        _flash_error(err)
+    else:
+        flash(_("Payment confirmed: the order is paid."), "ok")
+    return redirect(url_for("orders_web.staff_order", order_id=order_id))
+
+
+@bp.post("/staff/orders/<int:order_id>/refund")
+@require_staff_page("operator", "admin")
+def staff_refund(order_id: int):
+    from shop.payments import refunds
+
+    form = request.form
+    try:
+        amount = form.get("amount_yuan", "").strip()
+        lines = []
+        for key, value in form.items():
+            if key.startswith("refund-qty-") and value.strip() not in ("", "0"):
+                lines.append({"sku": key.removeprefix("refund-qty-"), "quantity": _int(value)})
+        with atomic():
+            refunds.refund_order(
+                order_id,
+                staff=current_user,
+                reason=form.get("reason", "").strip() or "refund by staff",
+                amount_fen=_fen(amount) if amount else None,
+                lines=lines or None,
+                restock_location=form.get("restock_location") or None,
+            )
+    except ShopError as err:
+        _flash_error(err)
+    else:
+        flash(_("Refund recorded and sent."), "ok")
+    return redirect(url_for("orders_web.staff_order", order_id=order_id))
+
+
+def _int(value: str) -> int:
+    from shop.payments.errors import InvalidRefund
+
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRefund(f"{value!r} is not a whole number") from None
+
+
+def _fen(yuan: str) -> int:
+    """Parse a yuan amount typed by staff ("68", "68.5", "68.50") into fen without floats."""
+    from shop.payments.errors import InvalidRefund
+
+    text = yuan.replace("¥", "").replace(",", "").strip()
+    whole, _sep, frac = text.partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+        raise InvalidRefund(f"{yuan!r} is not an amount in yuan")
+    return int(whole) * 100 + int((frac + "00")[:2])

@@ -1,0 +1,1 @@
+"""Payments: the gateway interface (manual, Stripe), the webhook inbox and refunds."""

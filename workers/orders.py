@@ -1,0 +1,20 @@
+"""Order tasks: expire unpaid orders (beat, every minute)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.orders.expire_unpaid", ignore_result=True)
+def expire_unpaid_task() -> int:
+    """Expire orders whose reservation ran out unpaid, releasing their stock."""
+    from shop.orders.services import expire_unpaid_orders
+    from workers.tasks import claim_period
+
+    if not claim_period("shop.orders.expire_unpaid"):
+        return 0
+    return expire_unpaid_orders()
