@@ -321,3 +321,41 @@ def test_sale_outside_every_programme_is_kept_but_counts_nowhere(seeded_any):
         )
     assert entry.programme_id is None
     assert _sum_ledger() == 6800 and _sum_rollups() == 0
+
+
+def test_concurrent_sales_sharing_rollup_rows_in_opposite_order_do_not_deadlock(seeded):
+    """Two payments touching the same two rollup rows, their lines in opposite order, many times over."""
+    app = seeded
+    apples, chili = _variant("APL-HN-5KG").id, _variant("CHL-LINE-500G").id
+    rounds = 8
+    barrier = threading.Barrier(2)
+    results = []
+
+    def pay(name: str, first: int, second: int) -> None:
+        with app.app_context():
+            for n in range(rounds):
+                try:
+                    barrier.wait()
+                    with atomic():
+                        record_sale(
+                            source=f"order:{name}{n}",
+                            occurred_at=datetime.now(UTC),
+                            channel="online",
+                            lines=[SaleLine(first, 1, 100), SaleLine(second, 1, 100)],
+                        )
+                    results.append("ok")
+                except Exception as exc:
+                    results.append(type(exc).__name__)
+                finally:
+                    db.session.remove()
+
+    threads = [
+        threading.Thread(target=pay, args=("a", apples, chili)),
+        threading.Thread(target=pay, args=("b", chili, apples)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["ok"] * 2 * rounds
+    assert _sum_ledger() == _sum_rollups() == 2 * 2 * rounds * 100
