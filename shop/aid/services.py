@@ -109,12 +109,14 @@ def _existing(source: str) -> list[AidEntry]:
     return list(db.session.scalars(select(AidEntry).where(AidEntry.source == source).order_by(AidEntry.id)))
 
 
-def _check_lines(lines: list[SaleLine]) -> None:
+def _check_lines(lines: list[SaleLine], *, refund: bool = False) -> None:
+    # A refund may give money back without goods (quantity 0: a discount after the fact); a sale may not.
+    least = 0 if refund else 1
     for line in lines:
-        if line.quantity <= 0 or line.amount_fen < 0:
+        if line.quantity < least or line.amount_fen < 0:
             raise BadSaleLine(
-                f"variant {line.variant_id}: quantity must be positive and amount_fen not negative",
-                errors=[{"field": "lines", "message": "quantity > 0 and amount_fen >= 0"}],
+                f"variant {line.variant_id}: quantity must be at least {least} and amount_fen not negative",
+                errors=[{"field": "lines", "message": f"quantity >= {least} and amount_fen >= 0"}],
             )
 
 
@@ -244,9 +246,10 @@ def reverse_sale(
     A reversal keeps the original line's programme, channel, producer, qualifying and reported category
     (a refund takes back exactly what the sale counted) and is dated the day of the refund. Refunds of
     one line can never take back more than it counted, across any number of partial refunds (the
-    original entries are locked while this is checked). Idempotent per ``source`` like ``record_sale``.
+    original entries are locked while this is checked). A line may have quantity 0 (money back, goods
+    kept). Idempotent per ``source`` like ``record_sale``.
     """
-    _check_lines(lines)
+    _check_lines(lines, refund=True)
     done = _existing(source)
     if done:
         return done

@@ -359,3 +359,16 @@ def test_concurrent_sales_sharing_rollup_rows_in_opposite_order_do_not_deadlock(
         t.join()
     assert results == ["ok"] * 2 * rounds
     assert _sum_ledger() == _sum_rollups() == 2 * 2 * rounds * 100
+
+
+def test_amount_only_refund_reverses_money_not_goods(seeded_any):
+    apples = _variant("APL-HN-5KG").id
+    now = datetime.now(UTC)
+    with atomic():
+        record_sale(source="order:60", occurred_at=now, channel="online", lines=[SaleLine(apples, 2, 13600)])
+    with atomic():
+        (rev,) = reverse_sale(
+            source="refund:60", original_source="order:60", occurred_at=now, lines=[SaleLine(apples, 0, 1000)]
+        )
+    assert (rev.quantity, rev.amount_fen) == (0, -1000)
+    assert _sum_ledger() == _sum_rollups() == 12600

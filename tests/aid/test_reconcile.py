@@ -137,8 +137,8 @@ def test_a_failing_checker_is_recorded_as_a_failed_run(seeded):
 
 
 def test_nightly_task_records_a_run_and_is_scheduled(app, known_set):
-    from workers.aid import reconcile_task
-
+    # This app's own Celery task (the shared_task proxy follows whichever app was created last).
+    reconcile_task = app.extensions["celery"].tasks["shop.aid.reconcile"]
     assert reconcile_task.apply().result == 0
     assert reconcile_task.apply().result == 0  # redelivered or a second beat: the night's run is claimed
     assert db.session.scalar(select(func.count()).where(AidReconciliationRun.trigger == "task")) == 1
