@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     STRIPE_SECRET_KEY: str = ""
     STRIPE_PUBLISHABLE_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
-    STRIPE_API_BASE: str = ""  # e.g. http://127.0.0.1:12111 for a local Stripe stand-in
+    STRIPE_API_BASE: str = ""
+    # Seconds to wait for Stripe (connect, read); a slow call is retried once with the same idempotency key.
+    STRIPE_TIMEOUT_SECONDS: float = Field(
+        default=10.0, gt=0, le=80
+    )  # e.g. http://127.0.0.1:12111 for a local Stripe stand-in
 
     # Notifications.
     NOTIFY_SENDER: Literal["store", "smtp"] = "store"
@@ -158,7 +162,9 @@ class Settings(BaseSettings):
             "OPENAPI_JSON_PATH": "openapi.json",
             "WTF_CSRF_TIME_LIMIT": None,
             "JSON_SORT_KEYS": False,
-            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            # Always on for the extension; shop.core.limits exempts requests when RATELIMIT_ENABLED is false
+            # (Flask-Limiter keeps one global "enabled" flag, which several apps in one process would share).
+            "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": self.REDIS_URL or "memory://",
             # If Redis is unreachable, keep limiting per process in memory rather than fail open or 500.
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

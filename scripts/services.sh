@@ -58,6 +58,12 @@ wait_for() {  # name check-function
   die "$1 did not come up"
 }
 
+# Some sandboxes ship /dev/null as a plain file; PostgreSQL's tools (run as the postgres user) need the device.
+if [ ! -c /dev/null ] && [ "$(id -u)" = 0 ]; then
+  say "/dev/null is not a character device; recreating it"
+  rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+fi
+
 pg_up || { start_pg; wait_for PostgreSQL pg_up; }
 redis_up || { start_redis; wait_for Redis redis_up; }
 say "PostgreSQL on $PGHOST_:$PGPORT_ and Redis on $REDIS_HOST_:$REDIS_PORT_ are up"

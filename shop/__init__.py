@@ -110,6 +110,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
+    from shop.inventory import api as inventory_api
+    from shop.inventory import views as inventory_views
     from shop.ops import views as ops_views
     from shop.orders import api as orders_api
     from shop.orders import views as orders_views
@@ -117,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(inventory_api.blp)
     api.register_blueprint(accounts_api.admin_blp)
     api.register_blueprint(catalog_admin_api.blp)
     api.register_blueprint(audit_api.blp)
@@ -129,3 +132,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(aid_views.bp)
+    app.register_blueprint(inventory_views.bp)

@@ -1,7 +1,7 @@
 """aid targets, off-shop sales, reconciliation runs, product in rollups, buyer on entries
 
 Revision ID: 0006
-Revises: 0005 (0004 on the aid branch; rechained after merging main)
+Revises: 0003 (0004 on the aid branch; rechained after merging main)
 Create Date: 2026-11-26 23:08:51.744205
 
 Rollups gain a product dimension. They cannot be back-filled column by column, so the migration empties
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0006"
-down_revision = "0005"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

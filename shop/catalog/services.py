@@ -114,9 +114,9 @@ def list_townships() -> list[tuple[str, str]]:
 
 
 def list_locations(*, kind: str | None = None, on: date | None = None) -> list[Location]:
-    stmt = select(Location).order_by(Location.id)
-    if kind:
-        stmt = stmt.where(Location.kind == kind)
+    # Without a kind, leave out the in-transit location: inventory's bookkeeping for goods on the road.
+    stmt = select(Location).where(Location.kind == kind if kind else Location.kind != "transit")
+    stmt = stmt.order_by(Location.id)
     locations = list(db.session.scalars(stmt))
     if on is not None:
         locations = [loc for loc in locations if loc.is_active_on(on)]

@@ -15,6 +15,12 @@ from flask_limiter.util import get_remote_address
 limiter = Limiter(key_func=get_remote_address)
 
 
+@limiter.request_filter
+def _limits_switched_off() -> bool:
+    """Exempt every request of an app whose settings turn limits off (read per app, not globally)."""
+    return not current_app.extensions["settings"].RATELIMIT_ENABLED
+
+
 def _setting(name: str):
     return lambda: current_app.extensions["settings"].model_dump()[name]
 

@@ -5,6 +5,16 @@ Rules kept here:
 - Quantities change by conditional SQL increments (``UPDATE ... WHERE on_hand - reserved >= :q``);
   never read-then-write, which would oversell under concurrency (and SQLite ignores FOR UPDATE).
 - Several levels are always touched in ascending level id order, so two transactions cannot deadlock.
+- Stock leaves lots first-expiry-first; a sale never takes units from a lot past its best-before date
+  (write-offs of spoiled stock may), nor leaves fewer unexpired units than are reserved for orders.
+- Units in transit between two locations sit at the in-transit location (kind ``transit``), on hand and
+  reserved at once, so they are counted and explained by the ledger but never available to sell.
+- A stock level is locked before its lots are read (the conditional update takes the row lock), so a
+  taker or a count sees every earlier writer's committed lots.
+
+The use cases built on these primitives live beside this module: ``sales`` (counter sales),
+``transfers`` (consignments, transfers, receipts), ``adjustments`` (adjustments, counts, thresholds)
+and ``queries`` (the read side).
 """
 
 from __future__ import annotations
@@ -12,16 +22,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.catalog.models import Location, Variant
 from shop.core.db import db
-from shop.inventory.errors import BadQuantity, InsufficientStock
+from shop.inventory.errors import (
+    BadQuantity,
+    InsufficientStock,
+    LotDatesDiffer,
+    LotExpired,
+    UnknownLot,
+)
 from shop.inventory.models import Lot, StockLevel, StockMovement
 
 NO_LOT = "-"
+TRANSIT_CODE = "IN-TRANSIT"
+MAX_QUANTITY = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -113,8 +131,11 @@ def _record(
 
 
 def _positive(quantity: int) -> None:
-    if not isinstance(quantity, int) or quantity <= 0:
-        raise BadQuantity("quantity must be a positive whole number")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
+        raise BadQuantity(
+            f"quantity must be a whole number from 1 to {MAX_QUANTITY}",
+            errors=[{"field": "quantity", "message": "must be a positive whole number"}],
+        )
 
 
 def add_stock(
@@ -130,11 +151,24 @@ def add_stock(
     reason: str = "",
     note: str = "",
     reference: str = "",
+    strict_dates: bool = False,
 ) -> StockMovement:
-    """Put ``quantity`` units into a lot at ``location`` (receipt, transfer in, return, found stock)."""
+    """Put ``quantity`` units into a lot at ``location`` (receipt, transfer in, return, found stock).
+
+    With ``strict_dates`` a lot code already recorded at the location with another best-before date is
+    refused (LotDatesDiffer): two batches must not hide under one code.
+    """
     _positive(quantity)
     lvl = level_id(variant.id, location.id)
     lot = _lot_id(variant.id, location.id, lot_code or NO_LOT, harvested_on, best_before)
+    if strict_dates and best_before is not None:
+        recorded = db.session.scalar(select(Lot.best_before).where(Lot.id == lot))
+        if recorded is not None and recorded != best_before:
+            raise LotDatesDiffer(
+                f"lot {lot_code} of {variant.sku} at {location.code} is recorded with best-before "
+                f"{recorded.isoformat()}, not {best_before.isoformat()}; use another lot code",
+                errors=[{"field": "best_before", "message": "differs from the recorded lot"}],
+            )
     db.session.execute(update(Lot).where(Lot.id == lot).values(quantity=Lot.quantity + quantity))
     db.session.execute(
         update(StockLevel).where(StockLevel.id == lvl).values(on_hand=StockLevel.on_hand + quantity)
@@ -154,21 +188,53 @@ def add_stock(
     return mv
 
 
-def sellable_lots(variant_id: int, location_id: int, on: date) -> list[Lot]:
-    """Lots with units left and not past best-before, first-expiry-first (undated lots last)."""
+def sellable_lots(variant_id: int, location_id: int, on: date | None) -> list[Lot]:
+    """Lots with units left and not past best-before, first-expiry-first (undated lots last).
+
+    With ``on=None`` expired lots are included (they come first: they expire first).
+    """
+    stmt = select(Lot).where(Lot.variant_id == variant_id, Lot.location_id == location_id, Lot.quantity > 0)
+    if on is not None:
+        stmt = stmt.where(or_(Lot.best_before.is_(None), Lot.best_before >= on))
     return list(
         db.session.scalars(
-            select(Lot)
-            .where(
-                Lot.variant_id == variant_id,
-                Lot.location_id == location_id,
-                Lot.quantity > 0,
-                or_(Lot.best_before.is_(None), Lot.best_before >= on),
+            stmt.order_by(Lot.best_before.is_(None), Lot.best_before, Lot.id).execution_options(
+                populate_existing=True
             )
-            .order_by(Lot.best_before.is_(None), Lot.best_before, Lot.id)
-            .execution_options(populate_existing=True)
         )
     )
+
+
+def _available(level: int, reserved: bool) -> int:
+    row = db.session.execute(
+        select(StockLevel.on_hand, StockLevel.reserved).where(StockLevel.id == level)
+    ).one()
+    return row.reserved if reserved else row.on_hand - row.reserved
+
+
+def _keep_reservations_sellable(variant: Variant, location: Location, level: int, day: date) -> None:
+    """Refuse to leave fewer sellable (unexpired) units than are reserved for online orders.
+
+    ``on_hand - reserved`` counts expired units too, so a sale could otherwise take the last good units
+    and leave the orders waiting at this location with only expired ones. The level row is locked.
+    """
+    reserved = db.session.scalar(select(StockLevel.reserved).where(StockLevel.id == level))
+    if not reserved:
+        return
+    good = db.session.scalar(
+        select(func.coalesce(func.sum(Lot.quantity), 0)).where(
+            Lot.variant_id == variant.id,
+            Lot.location_id == location.id,
+            or_(Lot.best_before.is_(None), Lot.best_before >= day),
+        )
+    )
+    if good < reserved:
+        raise InsufficientStock(
+            f"{variant.sku} at {location.code}: {reserved} units are reserved for online orders and only "
+            f"{good} unexpired units would be left",
+            sku=variant.sku,
+            location=location.code,
+        )
 
 
 def take_stock(
@@ -179,6 +245,7 @@ def take_stock(
     kind: str,
     from_reserved: bool = False,
     on: date | None = None,
+    include_expired: bool = False,
     actor_id: int | None = None,
     reason: str = "",
     note: str = "",
@@ -187,11 +254,12 @@ def take_stock(
     """Remove ``quantity`` units from ``location``'s lots, first-expiry-first; expired lots are skipped.
 
     With ``from_reserved`` the units come out of stock reserved earlier (an online order being fulfilled):
-    on hand and reserved both drop. Otherwise only unreserved stock can be taken. Raises
-    InsufficientStock, changing nothing, when there is not enough.
+    on hand and reserved both drop. Otherwise only unreserved stock can be taken. With
+    ``include_expired`` (write-offs) expired lots are taken too, and first. Raises InsufficientStock, or
+    LotExpired when only expired units would cover it; the caller's transaction then changes nothing.
     """
     _positive(quantity)
-    day = on or date.today()
+    day = None if include_expired else (on or date.today())
     lvl = level_id(variant.id, location.id)
     # The conditional update both checks and locks the level row: concurrent takers of the same SKU at
     # the same location queue here, so the lot reads below see every earlier taker's committed result.
@@ -204,7 +272,8 @@ def take_stock(
     res = db.session.execute(update(StockLevel).where(cond).values(**values))
     if res.rowcount != 1:
         raise InsufficientStock(
-            f"not enough {variant.sku} at {location.code} for {quantity}",
+            f"not enough {variant.sku} at {location.code} for {quantity}: "
+            f"{_available(lvl, from_reserved)} {'reserved' if from_reserved else 'available'}",
             sku=variant.sku,
             location=location.code,
         )
@@ -221,9 +290,12 @@ def take_stock(
             continue
         takes.append(Take(lot.id, lot.code, n, lot.best_before))
         remaining -= n
+    if not remaining and day is not None and not from_reserved:
+        _keep_reservations_sellable(variant, location, lvl, day)
     if remaining:
-        raise InsufficientStock(
-            f"only expired or no lots left for {variant.sku} at {location.code}",
+        raise LotExpired(
+            f"{variant.sku} at {location.code}: {remaining} of the {quantity} units asked for are only in "
+            f"lots past their best-before date (write them off as spoilage)",
             sku=variant.sku,
             location=location.code,
         )
@@ -262,20 +334,31 @@ def take_from_lot(
     quantity: int,
     *,
     kind: str,
+    sellable_on: date | None = None,
     actor_id: int | None = None,
     reason: str = "",
     note: str = "",
     reference: str = "",
 ) -> Take:
-    """Remove units from one named lot (spoilage of that lot, transfer of a lot); unreserved stock only."""
+    """Remove units from one named lot (spoilage of that lot, transfer of a lot); unreserved stock only.
+
+    With ``sellable_on`` (a sale or a transfer) a lot past its best-before date on that day is refused.
+    """
     _positive(quantity)
     lot = db.session.scalar(
         select(Lot).where(Lot.variant_id == variant.id, Lot.location_id == location.id, Lot.code == lot_code)
     )
     if lot is None:
-        from shop.core.errors import NotFound
-
-        raise NotFound(f"no lot {lot_code} of {variant.sku} at {location.code}")
+        raise UnknownLot(
+            f"no lot {lot_code} of {variant.sku} at {location.code}",
+            errors=[{"field": "lot", "message": "unknown lot"}],
+        )
+    if sellable_on is not None and lot.best_before is not None and lot.best_before < sellable_on:
+        raise LotExpired(
+            f"lot {lot_code} of {variant.sku} at {location.code} expired on {lot.best_before.isoformat()}",
+            sku=variant.sku,
+            lot=lot_code,
+        )
     lvl = level_id(variant.id, location.id)
     res = db.session.execute(
         update(StockLevel)
@@ -289,6 +372,8 @@ def take_from_lot(
     )
     if res.rowcount != 1:
         raise InsufficientStock(f"lot {lot_code} holds fewer than {quantity}", sku=variant.sku)
+    if sellable_on is not None:
+        _keep_reservations_sellable(variant, location, lvl, sellable_on)
     _record(
         kind,
         variant_id=variant.id,
@@ -370,6 +455,121 @@ def release(
     db.session.flush()
 
 
+def transit_location() -> Location:
+    """Return the in-transit location, creating it on first use (race-safe upsert).
+
+    It is not a place anyone sells from: everything there is reserved, and ``kind = 'transit'`` keeps
+    it out of the public location list.
+    """
+    loc = db.session.scalar(select(Location).where(Location.code == TRANSIT_CODE))
+    if loc is not None:
+        return loc
+    db.session.execute(
+        _insert(Location.__table__)
+        .values(
+            code=TRANSIT_CODE,
+            name_zh="在途",
+            name_en="In transit",
+            kind="transit",
+            district="",
+            address="",
+            pickup=False,
+            ships=False,
+            opening_hours="",
+        )
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    return db.session.scalar(select(Location).where(Location.code == TRANSIT_CODE))
+
+
+def hold_in_transit(
+    variant: Variant,
+    quantity: int,
+    *,
+    lot_code: str,
+    harvested_on: date | None,
+    best_before: date | None,
+    actor_id: int | None = None,
+    reference: str = "",
+) -> StockMovement:
+    """Put units taken from a source into the in-transit lot ``lot_code``: on hand and reserved rise."""
+    _positive(quantity)
+    transit = transit_location()
+    lvl = level_id(variant.id, transit.id)
+    lot = _lot_id(variant.id, transit.id, lot_code, harvested_on, best_before)
+    db.session.execute(update(Lot).where(Lot.id == lot).values(quantity=Lot.quantity + quantity))
+    db.session.execute(
+        update(StockLevel)
+        .where(StockLevel.id == lvl)
+        .values(on_hand=StockLevel.on_hand + quantity, reserved=StockLevel.reserved + quantity)
+    )
+    mv = _record(
+        "in_transit",
+        variant_id=variant.id,
+        location_id=transit.id,
+        quantity=quantity,
+        reserved_delta=quantity,
+        lot_id=lot,
+        actor_id=actor_id,
+        reference=reference,
+    )
+    db.session.flush()
+    return mv
+
+
+def leave_transit(
+    variant: Variant,
+    quantity: int,
+    *,
+    lot_code: str,
+    kind: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    note: str = "",
+    reference: str = "",
+) -> StockMovement:
+    """Take units out of the in-transit lot ``lot_code`` (delivered, short, damaged or sent back)."""
+    _positive(quantity)
+    transit = transit_location()
+    lvl = level_id(variant.id, transit.id)
+    lot = db.session.scalar(
+        select(Lot.id).where(
+            Lot.variant_id == variant.id, Lot.location_id == transit.id, Lot.code == lot_code
+        )
+    )
+    ok = lot is not None and (
+        db.session.execute(
+            update(StockLevel)
+            .where(StockLevel.id == lvl, StockLevel.reserved >= quantity)
+            .values(on_hand=StockLevel.on_hand - quantity, reserved=StockLevel.reserved - quantity)
+        ).rowcount
+        == 1
+        and db.session.execute(
+            update(Lot)
+            .where(Lot.id == lot, Lot.quantity >= quantity)
+            .values(quantity=Lot.quantity - quantity)
+        ).rowcount
+        == 1
+    )
+    if not ok:
+        raise InsufficientStock(f"fewer than {quantity} {variant.sku} in transit in lot {lot_code}")
+    mv = _record(
+        kind,
+        variant_id=variant.id,
+        location_id=transit.id,
+        quantity=-quantity,
+        reserved_delta=-quantity,
+        lot_id=lot,
+        actor_id=actor_id,
+        reason=reason,
+        note=note,
+        reference=reference,
+    )
+    db.session.expire_all()
+    db.session.flush()
+    return mv
+
+
 @dataclass(frozen=True)
 class Drift:
     variant_id: int
@@ -382,7 +582,6 @@ class Drift:
 
 def reconcile() -> list[Drift]:
     """Compare every level and lot with the sum of its movements; return each difference found."""
-    from sqlalchemy import func
 
     drifts: list[Drift] = []
     sums = {
@@ -415,8 +614,36 @@ def reconcile() -> list[Drift]:
             .group_by(StockMovement.lot_id)
         ).all()
     )
-    for lot in db.session.scalars(select(Lot)):
+    lots = {lot.id: lot for lot in db.session.scalars(select(Lot))}
+    for lot in lots.values():
         expected = int(lot_sums.get(lot.id) or 0)
         if lot.quantity != expected:
             drifts.append(Drift(lot.variant_id, lot.location_id, lot.id, "lot", lot.quantity, expected))
+    drifts.extend(_transit_drifts())
+    return drifts
+
+
+def _transit_drifts() -> list[Drift]:
+    """Every open transfer line's outstanding units must be exactly what its in-transit lot holds."""
+    from shop.inventory.models import Transfer, TransferLine
+
+    transit_id = db.session.scalar(select(Location.id).where(Location.code == TRANSIT_CODE))
+    if transit_id is None:
+        return []
+    held = {
+        (variant_id, code): quantity
+        for variant_id, code, quantity in db.session.execute(
+            select(Lot.variant_id, Lot.code, Lot.quantity).where(Lot.location_id == transit_id)
+        )
+    }
+    expected: dict[tuple[int, str], int] = {}
+    for line in db.session.scalars(select(TransferLine).join(Transfer)):
+        key = (line.variant_id, line.transit_lot_code)
+        expected[key] = expected.get(key, 0) + line.outstanding
+    drifts = []
+    for key in sorted(set(held) | set(expected)):
+        if held.get(key, 0) != expected.get(key, 0):
+            drifts.append(
+                Drift(key[0], transit_id, None, "in_transit", held.get(key, 0), expected.get(key, 0))
+            )
     return drifts

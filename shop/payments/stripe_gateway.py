@@ -39,7 +39,13 @@ class StripeGateway:
     def __init__(self, settings) -> None:
         if not settings.STRIPE_SECRET_KEY:
             raise GatewayUnavailable("Stripe is not configured (STRIPE_SECRET_KEY is empty)")
-        kwargs: dict[str, Any] = {"max_network_retries": 1}
+        timeout = settings.STRIPE_TIMEOUT_SECONDS
+        # A bounded wait: the library's default is 80 s, which would hold a web worker hostage. A timed-out
+        # call is retried once by the library with the same idempotency key, so Stripe cannot charge twice.
+        kwargs: dict[str, Any] = {
+            "max_network_retries": 1,
+            "http_client": stripe.RequestsClient(timeout=(min(3.0, timeout), timeout)),
+        }
         if settings.STRIPE_API_BASE:
             kwargs["base_addresses"] = {"api": settings.STRIPE_API_BASE.rstrip("/")}
         self.client = stripe.StripeClient(settings.STRIPE_SECRET_KEY, **kwargs)

@@ -147,3 +147,38 @@ def test_manual_order_cannot_be_paid_online(seeded, client):
     order = _order(client, b)
     r = client.post(f"/api/v1/orders/{order['id']}/payments/stripe", headers=auth(b))
     assert r.status_code == 409 and r.json["type"].endswith("wrong-gateway")
+
+
+def test_timed_out_call_is_retried_with_the_same_idempotency_key(stripe_shop, stripe_api):
+    """Stripe answers too slowly the first time; the client retries with the same key: one intent."""
+    import time as _time
+
+    from shop.payments.stripe_gateway import StripeGateway
+
+    settings = stripe_shop.extensions["settings"]
+    settings.STRIPE_TIMEOUT_SECONDS = 1.0
+    original = stripe_api.handle
+    slow = {"left": 1}
+
+    def slow_once(req):
+        result = original(req)  # Stripe did the work and recorded the key before answering...
+        stripe_api.by_key[req.headers["Idempotency-Key"]] = result
+        if slow["left"]:
+            slow["left"] -= 1
+            _time.sleep(1.5)  # ...but the answer arrives after the client gave up
+        return result
+
+    stripe_api.handle = slow_once
+
+    class _Order:
+        id, total_fen, number = 4242, 6800, "261127-0001-0001"
+
+    try:
+        result = StripeGateway(settings).create_intent(_Order())
+    finally:
+        stripe_api.handle = original
+        settings.STRIPE_TIMEOUT_SECONDS = 10.0
+    posts = stripe_api.posts("/v1/payment_intents")
+    assert len(posts) == 2
+    assert {p.idempotency_key for p in posts} == {"order-4242-pi"}
+    assert len(stripe_api.intents) == 1 and result.provider_ref in stripe_api.intents

@@ -1,0 +1,500 @@
+"""Halls and stock under /api/v1: stock, receipts, counter sales, adjustments, counts, transfers.
+
+Every endpoint needs an operator (at that location) or admin bearer token. Each request is one unit of
+work, except the batch of offline sales: there each sale is its own, so one sale that cannot be
+recorded does not hold back the rest of the tablet's queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from shop.accounts.auth import api_user, ensure_location_access, require_role
+from shop.core.api import page_of
+from shop.core.db import atomic
+from shop.core.errors import PROBLEM_BASE, ShopError, _flatten_messages, problem_from_error
+from shop.core.idempotency import idempotent
+from shop.inventory import adjustments, queries, sales, transfers
+from shop.inventory import schemas as s
+from shop.inventory.errors import ReceiptExceedsShipment, TransferNotFound
+from shop.inventory.models import Transfer
+from shop.inventory.services import reconcile
+
+blp = Blueprint(
+    "inventory_api", __name__, url_prefix="/api/v1", description="Halls and stock (operators and admins)"
+)
+STAFF = ("operator", "admin")
+SECURITY = [{"bearerAuth": []}]
+
+
+def _sale_body(sale, *, replayed: bool) -> dict:
+    emails = queries.actor_emails({sale.operator_id})
+    return s.sale_dict(sale, queries.sale_lots(sale), emails.get(sale.operator_id), replayed=replayed)
+
+
+def _stock_item(location, sku: str) -> dict:
+    rows, _ = queries.location_stock(location, sku=sku, per_page=1)
+    return s.stock_item_dict(rows[0])
+
+
+def _movements(movements, location) -> list[dict]:
+    emails = queries.actor_emails({mv.actor_id for mv in movements})
+    return [s.movement_dict(mv, emails, location.code) for mv in movements]
+
+
+def _transfer_by_ref(ref: str) -> Transfer:
+    """A transfer by id ("12") or number ("C000012", "T000012")."""
+    digits = ref[1:] if ref[:1] in ("C", "T", "c", "t") else ref
+    if not digits.isdigit():
+        raise TransferNotFound(f"no transfer {ref}")
+    return queries.get_transfer(int(digits))
+
+
+# -- stock -----------------------------------------------------------------------------------------
+
+
+@blp.route("/locations/<code>/stock")
+@blp.arguments(s.StockArgs, location="query")
+@blp.response(200, s.StockPageSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def stock(args: dict, code: str):
+    """Stock at a location: on hand, reserved, available, and each SKU's lots first-expiry-first."""
+    location = queries.location_for(api_user(), code)
+    rows, total = queries.location_stock(location, **args)
+    return {
+        "location": location.code,
+        "items": [s.stock_item_dict(r) for r in rows],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@blp.route("/locations/<code>/low-stock")
+@blp.response(200, s.StockListSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def low_stock(code: str):
+    """SKUs whose available units are at or below their low-stock threshold."""
+    location = queries.location_for(api_user(), code)
+    return {"location": location.code, "items": [s.stock_item_dict(r) for r in queries.low_stock(location)]}
+
+
+@blp.route("/locations/<code>/expiring")
+@blp.arguments(s.ExpiringArgs, location="query")
+@blp.response(200, s.ExpiringListSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def expiring(args: dict, code: str):
+    """Lots with units left whose best-before is within ``days`` days (expired ones included, first)."""
+    from datetime import date
+
+    location = queries.location_for(api_user(), code)
+    today = date.today()
+    lots = queries.expiring_lots(location, within_days=args["days"], on=today)
+    return {
+        "location": location.code,
+        "days": args["days"],
+        "items": [
+            {
+                "sku": lot.variant.sku,
+                "name": lot.variant.name_zh,
+                "lot": lot.code,
+                "quantity": lot.quantity,
+                "best_before": lot.best_before,
+                "days_left": (lot.best_before - today).days,
+                "expired": lot.best_before < today,
+            }
+            for lot in lots
+        ],
+    }
+
+
+@blp.route("/locations/<code>/thresholds/<sku>", methods=["PUT"])
+@blp.arguments(s.ThresholdSchema)
+@blp.response(200, s.StockItemSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def set_threshold(data: dict, code: str, sku: str):
+    """Set the low-stock threshold of a SKU at a location (null: back to the SKU's default)."""
+    with atomic():
+        location = queries.location_for(api_user(), code)
+        variant = queries.variant_by_sku(sku)
+        adjustments.set_low_stock_threshold(location, variant, data["threshold"], actor=api_user())
+    return _stock_item(location, variant.sku)
+
+
+@blp.route("/locations/<code>/movements")
+@blp.arguments(s.MovementArgs, location="query")
+@blp.response(200, s.MovementPageSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def movements(args: dict, code: str):
+    """The stock ledger at a location, newest first, filtered by kind, SKU, lot, reference, actor, time."""
+    location = queries.location_for(api_user(), code)
+    page, per_page = args.pop("page"), args.pop("per_page")
+    rows, total = page_of(queries.movement_query(location, **args), page=page, per_page=per_page)
+    return {"items": _movements(rows, location), "total": total, "page": page, "per_page": per_page}
+
+
+# -- receipts, adjustments, counts -----------------------------------------------------------------
+
+
+@blp.route("/locations/<code>/receipts", methods=["POST"])
+@idempotent
+@blp.arguments(s.ReceiptSchema)
+@blp.response(201, s.ReceiptOut)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def receive(data: dict, code: str):
+    """Receive goods into lots; with ``consignment`` receive that consignment (shortfalls recorded)."""
+    user = api_user()
+    with atomic():
+        location = queries.location_for(user, code)
+        if data.get("consignment"):
+            transfer = _transfer_by_ref(data["consignment"])
+            if transfer.to_location_id != location.id:
+                raise TransferNotFound(f"consignment {transfer.number} is not addressed to {location.code}")
+            items = [
+                transfers.ReceiveItem(
+                    queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
+                    ln["quantity"],
+                    lot_code=ln.get("lot"),
+                )
+                for i, ln in enumerate(data["lines"])
+            ]
+            try:
+                transfers.receive_transfer(transfer, items, actor=user, note=data["note"])
+            except ReceiptExceedsShipment as err:
+                return _refuse_over_receipt(transfer, err, user)
+            return {
+                "location": location.code,
+                "reference": transfer.reference_key,
+                "transfer": s.transfer_dict(transfer),
+            }
+        items = [
+            transfers.ReceiptItem(
+                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
+                ln["quantity"],
+                lot_code=ln.get("lot"),
+                harvested_on=ln.get("harvested_on"),
+                best_before=ln.get("best_before"),
+            )
+            for i, ln in enumerate(data["lines"])
+        ]
+        moved = transfers.receive_goods(
+            location, items, actor=user, reference=data["reference"], note=data["note"]
+        )
+        return {
+            "location": location.code,
+            "reference": moved[0].reference,
+            "movements": _movements(moved, location),
+            "transfer": None,
+        }
+
+
+@blp.route("/locations/<code>/adjustments", methods=["POST"])
+@idempotent
+@blp.arguments(s.AdjustmentSchema)
+@blp.response(201, s.AdjustmentOut)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def adjust(data: dict, code: str):
+    """Adjust stock with a reason (spoilage, expired, damage, lost, sample, found, customer_return, other)."""
+    user = api_user()
+    with atomic():
+        location = queries.location_for(user, code)
+        variant = queries.variant_by_sku(data["sku"])
+        moved = adjustments.adjust_stock(
+            location,
+            variant,
+            data["quantity_delta"],
+            reason=data["reason"],
+            actor=user,
+            note=data["note"],
+            lot_code=data.get("lot"),
+            harvested_on=data.get("harvested_on"),
+            best_before=data.get("best_before"),
+        )
+        return {"movements": _movements(moved, location), "item": _stock_item(location, variant.sku)}
+
+
+@blp.route("/locations/<code>/counts", methods=["POST"])
+@idempotent
+@blp.arguments(s.CountSchemaIn)
+@blp.response(201, s.CountOut)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def count(data: dict, code: str):
+    """Record a stock count; differences become count-correction movements."""
+    user = api_user()
+    with atomic():
+        location = queries.location_for(user, code)
+        items = [
+            adjustments.CountItem(
+                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["counted"], ln.get("lot")
+            )
+            for i, ln in enumerate(data["lines"])
+        ]
+        result = adjustments.record_count(location, items, actor=user, note=data["note"])
+        return s.count_dict(result)
+
+
+# -- counter sales ---------------------------------------------------------------------------------
+
+
+def _record_sale(location, data: dict, user) -> tuple[dict, int]:
+    lines = [
+        (queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["quantity"])
+        for i, ln in enumerate(data["lines"])
+    ]
+    result = sales.record_counter_sale(
+        location,
+        client_sale_id=data["client_sale_id"],
+        lines=lines,
+        paid_with=data["paid_with"],
+        actor=user,
+        made_at=data.get("made_at"),
+    )
+    return _sale_body(result.sale, replayed=not result.created), 201 if result.created else 200
+
+
+@blp.route("/locations/<code>/sales", methods=["POST"])
+@idempotent
+@blp.arguments(s.SaleSchemaIn)
+@blp.response(201, s.SaleSchema)
+@blp.alt_response(200, schema=s.SaleSchema, description="this client_sale_id was already recorded")
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def sell(data: dict, code: str):
+    """Record a counter sale; the same ``client_sale_id`` again returns the first sale (200), counted once."""
+    user = api_user()
+    with atomic():
+        location = queries.location_for(user, code)
+        return _record_sale(location, data, user)
+
+
+def _problem_body(err: ShopError) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + err.slug,
+        "title": err.title,
+        "status": err.status,
+        "detail": err.detail,
+    }
+    if err.errors:
+        body["errors"] = err.errors
+    return body
+
+
+@blp.route("/locations/<code>/sales/batch", methods=["POST"])
+@blp.arguments(s.SaleBatchSchema)
+@blp.response(200, s.BatchSchemaOut)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def sell_batch(data: dict, code: str):
+    """Post a tablet's queue of offline sales; each is recorded (or found again) on its own.
+
+    Every result carries the status the single endpoint would have answered: 201 recorded, 200 already
+    recorded, 4xx with a problem. Sales are handled in the order given.
+    """
+    user = api_user()
+    location = queries.location_for(user, code)
+    results = []
+    for i, raw in enumerate(data["sales"]):
+        client_sale_id = raw.get("client_sale_id") if isinstance(raw, dict) else None
+        try:
+            parsed = s.SaleSchemaIn().load(raw if isinstance(raw, dict) else {})
+        except ma.ValidationError as exc:
+            errors = [
+                {"field": f"sales.{i}.{e['field']}", "message": e["message"]}
+                for e in _flatten_messages(exc.messages)
+            ]
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            problem = {
+                "type": PROBLEM_BASE + "validation-failed",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": detail,
+                "errors": errors,
+            }
+            results.append(
+                {"client_sale_id": client_sale_id, "status": 422, "sale": None, "problem": problem}
+            )
+            continue
+        try:
+            with atomic():
+                body, status = _record_sale(location, parsed, user)
+        except ShopError as err:
+            results.append(
+                {
+                    "client_sale_id": client_sale_id,
+                    "status": err.status,
+                    "sale": None,
+                    "problem": _problem_body(err),
+                }
+            )
+            continue
+        results.append({"client_sale_id": client_sale_id, "status": status, "sale": body, "problem": None})
+    return {
+        "results": results,
+        "created": sum(r["status"] == 201 for r in results),
+        "replayed": sum(r["status"] == 200 for r in results),
+        "failed": sum(r["status"] >= 400 for r in results),
+    }
+
+
+@blp.route("/locations/<code>/sales")
+@blp.arguments(s.SaleListArgs, location="query")
+@blp.response(200, s.SalePageSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def list_sales(args: dict, code: str):
+    """Counter sales at a location, newest first (``date``: only that day's)."""
+    location = queries.location_for(api_user(), code)
+    rows, total = page_of(
+        queries.sale_query(location, on=args.get("date")), page=args["page"], per_page=args["per_page"]
+    )
+    lots = queries.sales_lots(rows)
+    emails = queries.actor_emails({sale.operator_id for sale in rows})
+    return {
+        "items": [
+            s.sale_dict(sale, lots.get(sale.id, {}), emails.get(sale.operator_id), replayed=False)
+            for sale in rows
+        ],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@blp.route("/locations/<code>/sales/<int:sale_id>")
+@blp.response(200, s.SaleSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def get_sale(code: str, sale_id: int):
+    """One counter sale with the lots its units came from."""
+    location = queries.location_for(api_user(), code)
+    return _sale_body(queries.get_sale(location, sale_id), replayed=False)
+
+
+# -- transfers and consignments --------------------------------------------------------------------
+
+
+@blp.route("/transfers", methods=["POST"])
+@idempotent
+@blp.arguments(s.TransferSchemaIn)
+@blp.response(201, s.TransferSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def send(data: dict):
+    """Send goods to another location (from the Gangu warehouse: a consignment); they go in transit."""
+    user = api_user()
+    with atomic():
+        source = queries.location_by_code(data["from_"], field_name="from")
+        ensure_location_access(user, source)
+        destination = queries.location_by_code(data["to"], field_name="to")
+        items = [
+            transfers.SendItem(
+                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["quantity"], ln.get("lot")
+            )
+            for i, ln in enumerate(data["lines"])
+        ]
+        transfer = transfers.send_transfer(
+            source, destination, items, actor=user, note=data["note"], reference=data["reference"]
+        )
+        return s.transfer_dict(transfer)
+
+
+@blp.route("/transfers/<int:transfer_id>")
+@blp.response(200, s.TransferSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def get_transfer(transfer_id: int):
+    """One transfer with what was sent, received, damaged, short and still in transit per lot."""
+    transfer = queries.get_transfer(transfer_id)
+    queries.ensure_transfer_access(api_user(), transfer)
+    return s.transfer_dict(transfer)
+
+
+def _refuse_over_receipt(transfer: Transfer, err: ReceiptExceedsShipment, user):
+    # Nothing was received; the refused report is kept as an "over" discrepancy for follow-up.
+    transfers.report_over_receipt(transfer, err.extra["excess"], actor_id=user.id)
+    return problem_from_error(err)
+
+
+@blp.route("/transfers/<int:transfer_id>/receive", methods=["POST"])
+@idempotent
+@blp.arguments(s.ReceiveSchema)
+@blp.response(200, s.TransferSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def receive_transfer(data: dict, transfer_id: int):
+    """Receive a transfer at its destination: per SKU (or lot) what arrived and what arrived damaged.
+
+    With ``final`` (default) whatever is not reported is recorded as short and the transfer closes.
+    Reporting more than is in transit is refused (409) and kept as a discrepancy; nothing is received.
+    """
+    user = api_user()
+    with atomic():
+        transfer = queries.get_transfer(transfer_id)
+        ensure_location_access(user, transfer.to_location)
+        items = [
+            transfers.ReceiveItem(
+                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
+                ln["quantity"],
+                damaged=ln["damaged"],
+                lot_code=ln.get("lot"),
+            )
+            for i, ln in enumerate(data["lines"])
+        ]
+        try:
+            transfers.receive_transfer(transfer, items, actor=user, final=data["final"], note=data["note"])
+        except ReceiptExceedsShipment as err:
+            return _refuse_over_receipt(transfer, err, user)
+        return s.transfer_dict(transfer)
+
+
+@blp.route("/transfers/<int:transfer_id>/cancel", methods=["POST"])
+@blp.response(200, s.TransferSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def cancel_transfer(transfer_id: int):
+    """Call back a transfer nothing of which was received: every unit returns to the source's lots."""
+    user = api_user()
+    with atomic():
+        transfer = queries.get_transfer(transfer_id)
+        ensure_location_access(user, transfer.from_location)
+        transfers.cancel_transfer(transfer, actor=user)
+        return s.transfer_dict(transfer)
+
+
+@blp.route("/locations/<code>/transfers")
+@blp.arguments(s.TransferListArgs, location="query")
+@blp.response(200, s.TransferPageSchema)
+@blp.doc(security=SECURITY)
+@require_role(*STAFF)
+def list_transfers(args: dict, code: str):
+    """Transfers and consignments into or out of a location, newest first."""
+    location = queries.location_for(api_user(), code)
+    stmt = queries.transfer_query(location, direction=args["direction"], status=args.get("status"))
+    rows, total = page_of(stmt, page=args["page"], per_page=args["per_page"])
+    return {
+        "items": [s.transfer_dict(t) for t in rows],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@blp.route("/stock/reconciliation")
+@blp.response(200, s.ReconcileOut)
+@blp.doc(security=SECURITY)
+@require_role("admin")
+def reconciliation():
+    """Prove every level and lot equals the sum of its movements (admins); lists any drift."""
+    drifts = reconcile()
+    return {"ok": not drifts, "drifts": [d.__dict__ for d in drifts]}

@@ -1,0 +1,188 @@
+"""Counter (POS) sales at a hall or fair booth, safe to post again after the tablet was offline."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop.accounts.models import User
+from shop.aid.services import SaleLine, record_sale
+from shop.catalog.models import Location, Variant
+from shop.core.db import db, utcnow
+from shop.core.errors import ValidationFailed
+from shop.inventory import services as stock
+from shop.inventory.errors import NotASalesLocation, SaleIdReused
+from shop.inventory.models import PAYMENT_METHODS, CounterSale, CounterSaleLine
+from shop.inventory.queries import SELLING_KINDS
+
+# How long a tablet may hold a sale before posting it, and how far its clock may run ahead.
+MAX_OFFLINE = timedelta(days=7)
+MAX_CLOCK_AHEAD = timedelta(minutes=10)
+MAX_LINES = 100
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    sale: CounterSale
+    created: bool  # False: this client_sale_id was already recorded and nothing changed
+
+
+def _merge(lines: list[tuple[Variant, int]]) -> OrderedDict[int, tuple[Variant, int]]:
+    merged: OrderedDict[int, tuple[Variant, int]] = OrderedDict()
+    for variant, qty in lines:
+        stock._positive(qty)
+        prev = merged.get(variant.id)
+        merged[variant.id] = (variant, qty + (prev[1] if prev else 0))
+    return merged
+
+
+def _same_sale(sale: CounterSale, merged: OrderedDict[int, tuple[Variant, int]], paid_with: str) -> bool:
+    recorded = {line.variant_id: line.quantity for line in sale.lines}
+    return sale.paid_with == paid_with and recorded == {vid: q for vid, (_v, q) in merged.items()}
+
+
+def _existing(location: Location, client_sale_id: str) -> CounterSale | None:
+    return db.session.scalar(
+        select(CounterSale)
+        .where(CounterSale.location_id == location.id, CounterSale.client_sale_id == client_sale_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _replay(sale: CounterSale, merged, paid_with: str) -> SaleResult:
+    if not _same_sale(sale, merged, paid_with):
+        raise SaleIdReused(
+            f"client_sale_id {sale.client_sale_id} was recorded at {sale.location.code} as sale {sale.id} "
+            "with other lines or payment; a new sale needs a new client_sale_id",
+            errors=[{"field": "client_sale_id", "message": "already used for a different sale"}],
+            sale_id=sale.id,
+        )
+    return SaleResult(sale, created=False)
+
+
+def _check_made_at(made_at: datetime, now: datetime) -> None:
+    if made_at.tzinfo is None:
+        raise ValidationFailed(
+            "made_at needs a time zone", errors=[{"field": "made_at", "message": "time zone required"}]
+        )
+    if made_at > now + MAX_CLOCK_AHEAD:
+        raise ValidationFailed(
+            "made_at is in the future; check the tablet's clock",
+            errors=[{"field": "made_at", "message": "in the future"}],
+        )
+    if made_at < now - MAX_OFFLINE:
+        raise ValidationFailed(
+            f"made_at is more than {MAX_OFFLINE.days} days ago; record it as an adjustment instead",
+            errors=[{"field": "made_at", "message": "too old"}],
+        )
+
+
+def record_counter_sale(
+    location: Location,
+    *,
+    client_sale_id: str,
+    lines: list[tuple[Variant, int]],
+    paid_with: str,
+    actor: User | None,
+    made_at: datetime | None = None,
+) -> SaleResult:
+    """Record a counter sale: take each SKU from the location's lots first-expiry-first.
+
+    Posting the same ``client_sale_id`` again returns the first sale and changes nothing; the same id
+    with other lines or payment is refused (SaleIdReused). Lots past their best-before on the day of
+    the sale are never sold. Either every line is sold or, on any error, nothing is.
+    """
+    client_sale_id = (client_sale_id or "").strip()
+    if not 1 <= len(client_sale_id) <= 64:
+        raise ValidationFailed(
+            "client_sale_id must be 1 to 64 characters",
+            errors=[{"field": "client_sale_id", "message": "1 to 64 characters"}],
+        )
+    if paid_with not in PAYMENT_METHODS:
+        raise ValidationFailed(
+            f"paid_with must be one of {', '.join(PAYMENT_METHODS)}",
+            errors=[{"field": "paid_with", "message": "unknown payment method"}],
+        )
+    if not lines or len(lines) > MAX_LINES:
+        raise ValidationFailed(
+            f"a sale needs 1 to {MAX_LINES} lines", errors=[{"field": "lines", "message": "1 to 100 lines"}]
+        )
+    merged = _merge(lines)
+    found = _existing(location, client_sale_id)
+    if found is not None:
+        return _replay(found, merged, paid_with)
+
+    if location.kind not in SELLING_KINDS:
+        raise NotASalesLocation(f"{location.code} is a {location.kind}, not a hall or fair booth")
+    now = utcnow()
+    made_at = made_at or now
+    _check_made_at(made_at, now)
+
+    sale = CounterSale(
+        location_id=location.id,
+        client_sale_id=client_sale_id,
+        paid_with=paid_with,
+        total_fen=0,
+        operator_id=actor.id if actor else None,
+        made_at=made_at,
+        received_at=now,
+    )
+    # The sale row goes in first: a concurrent post of the same sale waits on its unique index and,
+    # once this one commits, fails there before touching any stock, then returns this sale.
+    try:
+        with db.session.begin_nested():
+            db.session.add(sale)
+            db.session.flush()
+    except IntegrityError:
+        found = _existing(location, client_sale_id)
+        if found is None:
+            raise
+        return _replay(found, merged, paid_with)
+
+    day = made_at.astimezone().date()
+    ordered = sorted(merged.values(), key=lambda vq: stock.level_id(vq[0].id, location.id))
+    total = 0
+    for variant, qty in ordered:
+        stock.take_stock(
+            variant,
+            location,
+            qty,
+            kind="counter_sale",
+            on=day,
+            actor_id=sale.operator_id,
+            reason=f"paid with {paid_with}",
+            reference=sale.reference_key,
+        )
+        amount = variant.price_fen * qty
+        total += amount
+        sale.lines.append(
+            CounterSaleLine(
+                variant_id=variant.id, quantity=qty, unit_price_fen=variant.price_fen, amount_fen=amount
+            )
+        )
+    sale.total_fen = total
+    db.session.flush()
+    _count_for_aid(sale, location)
+    return SaleResult(sale, created=True)
+
+
+def _count_for_aid(sale: CounterSale, location: Location) -> None:
+    """Write the sale's aid ledger entries in this transaction (one per line, counted once per sale)."""
+    record_sale(
+        source=sale.reference_key,
+        occurred_at=sale.made_at,
+        channel="fair" if location.kind == "fair" else "hall",
+        lines=[
+            SaleLine(
+                variant_id=line.variant_id,
+                quantity=line.quantity,
+                amount_fen=line.amount_fen,
+                location_id=location.id,
+            )
+            for line in sale.lines
+        ],
+    )
