@@ -1,0 +1,244 @@
+"""Every API endpoint x every role, as one table: who may do what, and where.
+
+Roles: anonymous, customer (the buyer of the orders used), other_customer, operator (of hall DL-HM,
+acting on hall DL-WX unless the row says "own"), aid_officer, admin. Each cell is the expected status.
+State-changing calls build fresh resources per role, so one role's success cannot change another's cell.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from shop.core.db import atomic
+from shop.demo import seed_demo
+from tests.conftest import create_user
+
+ROLES = ["anonymous", "customer", "other_customer", "operator", "aid_officer", "admin"]
+USERS = {
+    "customer": ("buyer@example.cn", "customer", []),
+    "other_customer": ("other@example.cn", "customer", []),
+    "operator": ("op-hm@example.cn", "operator", ["DL-HM"]),
+    "aid_officer": ("officer@example.cn", "aid_officer", []),
+    "admin": ("admin@example.cn", "admin", []),
+}
+_seq = itertools.count(1)
+
+
+@dataclass
+class World:
+    client: object
+    tokens: dict[str, str]
+
+    def call(self, role: str, method: str, path: str, body: dict | None = None):
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
+        return self.client.open(path, method=method, json=body, headers=headers)
+
+    def new_order(self, hall: str = "DL-WX", *, paid: bool = False) -> int:
+        body = {
+            "lines": [{"sku": "SHOE-HEMP-40", "quantity": 1}],
+            "delivery": {"type": "pickup", "location": hall},
+        }
+        r = self.call("customer", "POST", "/api/v1/orders", body)
+        assert r.status_code == 201, r.json
+        if paid:
+            p = self.call(
+                "admin", "POST", f"/api/v1/orders/{r.json['id']}/payments/manual", {"method": "cash"}
+            )
+            assert p.status_code == 200, p.json
+        return r.json["id"]
+
+
+@pytest.fixture(scope="module")
+def world(pg_app):
+    """One seeded shop for the whole table (each row makes the fresh resources it changes)."""
+    from tests.conftest import truncate_all
+
+    truncate_all(pg_app)
+    with pg_app.app_context():
+        with atomic():
+            seed_demo()
+            from shop.catalog.services import get_location, variant_by_sku
+            from shop.inventory.services import add_stock
+
+            for hall in ("DL-WX", "DL-HM"):
+                add_stock(
+                    variant_by_sku("SHOE-HEMP-40"), get_location(hall), 1000, kind="receipt", lot_code="M"
+                )
+        for email, role, locations in USERS.values():
+            create_user(email, role=role, locations=locations)
+        client = pg_app.test_client()
+        tokens = {}
+        for role, (email, _, _) in USERS.items():
+            r = client.post("/api/v1/auth/token", json={"email": email, "password": "password-123"})
+            tokens[role] = r.json["access_token"]
+        yield World(client, tokens)
+        from shop.core.db import db
+
+        db.session.remove()
+
+
+def _sale():
+    return {
+        "client_sale_id": f"m-{next(_seq)}",
+        "lines": [{"sku": "SHOE-HEMP-40", "quantity": 1}],
+        "paid_with": "cash",
+    }
+
+
+# name: (method, path(world) , body(world) , expected statuses in ROLES order)
+Row = tuple[str, Callable[[World], str], Callable[[World], dict | None], list[int]]
+A, C, OC, OP, AO, AD = range(6)
+
+ROWS: dict[str, Row] = {
+    # -- public catalogue
+    "products": ("GET", lambda w: "/api/v1/products", lambda w: None, [200, 200, 200, 200, 200, 200]),
+    "producers": ("GET", lambda w: "/api/v1/producers", lambda w: None, [200, 200, 200, 200, 200, 200]),
+    "locations": ("GET", lambda w: "/api/v1/locations", lambda w: None, [200, 200, 200, 200, 200, 200]),
+    "me": ("GET", lambda w: "/api/v1/auth/me", lambda w: None, [401, 200, 200, 200, 200, 200]),
+    # -- orders (the customer's order picked up at hall DL-WX)
+    "order list": ("GET", lambda w: "/api/v1/orders", lambda w: None, [401, 200, 200, 200, 200, 200]),
+    "order detail": (
+        "GET",
+        lambda w: f"/api/v1/orders/{w.new_order()}",
+        lambda w: None,
+        [401, 200, 404, 404, 200, 200],
+    ),
+    "order detail own hall": (
+        "GET",
+        lambda w: f"/api/v1/orders/{w.new_order('DL-HM')}",
+        lambda w: None,
+        [401, 200, 404, 200, 200, 200],
+    ),
+    "create order": (
+        "POST",
+        lambda w: "/api/v1/orders",
+        lambda w: {
+            "lines": [{"sku": "SHOE-HEMP-40", "quantity": 1}],
+            "delivery": {"type": "pickup", "location": "DL-WX"},
+        },
+        [401, 201, 201, 201, 201, 201],
+    ),
+    "cancel order": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order()}/cancel",
+        lambda w: {},
+        [401, 200, 404, 404, 403, 200],
+    ),
+    "manual payment": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order()}/payments/manual",
+        lambda w: {"method": "cash"},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "manual payment own hall": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order('DL-HM')}/payments/manual",
+        lambda w: {"method": "cash"},
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "refund": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order(paid=True)}/refunds",
+        lambda w: {"reason": "buyer changed mind"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    # -- halls and stock (operator of DL-HM acting on DL-WX)
+    "stock": (
+        "GET",
+        lambda w: "/api/v1/locations/DL-WX/stock",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "stock own hall": (
+        "GET",
+        lambda w: "/api/v1/locations/DL-HM/stock",
+        lambda w: None,
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "movements": (
+        "GET",
+        lambda w: "/api/v1/locations/DL-WX/movements",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "receipt": (
+        "POST",
+        lambda w: "/api/v1/locations/DL-WX/receipts",
+        lambda w: {"lines": [{"sku": "SHOE-HEMP-40", "quantity": 1, "lot": "M-1"}]},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "counter sale": (
+        "POST",
+        lambda w: "/api/v1/locations/DL-WX/sales",
+        lambda w: _sale(),
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "counter sale own hall": (
+        "POST",
+        lambda w: "/api/v1/locations/DL-HM/sales",
+        lambda w: _sale(),
+        [401, 403, 403, 201, 403, 201],
+    ),
+    "adjustment": (
+        "POST",
+        lambda w: "/api/v1/locations/DL-WX/adjustments",
+        lambda w: {"sku": "SHOE-HEMP-40", "quantity_delta": 1, "reason": "found"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "transfer from another hall": (
+        "POST",
+        lambda w: "/api/v1/transfers",
+        lambda w: {"from": "DL-WX", "to": "DL-HM", "lines": [{"sku": "SHOE-HEMP-40", "quantity": 1}]},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "stock reconciliation": (
+        "GET",
+        lambda w: "/api/v1/stock/reconciliation",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    # -- administration
+    "audit log": ("GET", lambda w: "/api/v1/audit", lambda w: None, [401, 403, 403, 403, 403, 200]),
+    "role change": (
+        "POST",
+        lambda w: f"/api/v1/admin/users/{create_user(f'u{next(_seq)}@x.cn').id}/role",
+        lambda w: {"role": "customer"},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "certificate add": (
+        "POST",
+        lambda w: "/api/v1/admin/producers/1/certificates",
+        lambda w: {
+            "number": f"M-{next(_seq)}",
+            "issuer": "x",
+            "valid_from": "2026-01-01",
+            "valid_until": "2026-12-31",
+        },
+        [401, 403, 403, 403, 201, 201],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_authorization_matrix(world, name):
+    method, path_fn, body_fn, expected = ROWS[name]
+    actual = []
+    for role in ROLES:
+        r = world.call(role, method, path_fn(world), body_fn(world))
+        if r.status_code >= 400:
+            assert r.content_type == "application/problem+json", (name, role, r.status_code)
+        actual.append(r.status_code)
+    assert dict(zip(ROLES, actual, strict=True)) == dict(zip(ROLES, expected, strict=True))
+
+
+def test_customers_never_see_each_others_orders(world):
+    mine = world.new_order()
+    r = world.call("other_customer", "GET", "/api/v1/orders")
+    assert mine not in [o["id"] for o in r.json["items"]]
+    assert world.call("other_customer", "GET", f"/api/v1/orders/{mine}").status_code == 404
+    r = world.call("other_customer", "GET", "/api/v1/orders?all=true")
+    assert mine not in [o["id"] for o in r.json["items"]]
