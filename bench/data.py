@@ -82,7 +82,7 @@ def load_checkout(spread: int = 1000) -> dict:
 
     with atomic():
         hot = variant("BENCH-HOT", 1_000_000)
-        bare = variant("BENCH-BARE", 1_000_000_000)
+        bare = variant("BENCH-BARE", 1_000_000)
         for i in range(spread):
             variant(f"BENCH-S{i}", 100_000)
     return {

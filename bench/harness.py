@@ -41,6 +41,9 @@ def production_env(database_url: str, redis_url: str, data_dir: Path, **extra: s
         DATA_DIR=str(data_dir),
         WEB_ACCESS_LOG="",  # access logging to a pipe would cost CPU the figures should not include
         LOG_LEVEL="WARNING",
+        # As in config/production.env: without it every gthread thread gets its own malloc arena and a
+        # web worker's RSS grows by tens of MB under load.
+        MALLOC_ARENA_MAX="2",
     )
     env.update(extra)
     return env
@@ -163,6 +166,16 @@ def peak_rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else 0.0
 
 
+def current_rss_mb(pid: int) -> float:
+    """Resident set size (VmRSS) of a process now, in MB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    m = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
 def http_json(
     method: str, url: str, body: dict | None = None, headers: dict | None = None
 ) -> tuple[int, dict, dict]:
@@ -212,14 +225,14 @@ class Report:
 
     def markdown(self) -> str:
         lines = [
-            "| scenario | figure | value | baseline (same run) | ratio | target |",
-            "|---|---|---|---|---|---|",
+            "| scenario | figure | value | baseline (same run) | ratio | target | notes |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
             base = f"{r.baseline}: {r.baseline_value:,.1f}" if r.baseline_value is not None else ""
             lines.append(
-                f"| {r.scenario} | {r.figure} | {r.value:,.1f} {r.unit} | {base} | {ratio} | {r.target} |"
+                f"| {r.scenario} | {r.figure} | {r.value:,.1f} {r.unit} | {base} | {ratio} | {r.target} | {r.notes} |"
             )
         return "\n".join(lines)
 
@@ -236,3 +249,68 @@ class Report:
 
 def python() -> str:
     return str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+
+
+def start_celery(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    concurrency: int,
+    queues: str = "default,payments,fulfilment,reports",
+) -> subprocess.Popen:
+    """A Celery worker in the production profile (prefork, ``concurrency`` processes); wait until ready."""
+    log = log_dir / f"celery-{concurrency}.log"
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "workers.main",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery exited:\n{log.read_text()[-3000:]}")
+        if " ready." in log.read_text():
+            return proc
+        time.sleep(0.2)
+    stop_process(proc)
+    raise RuntimeError(f"celery did not get ready:\n{log.read_text()[-3000:]}")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_drained(redis_url: str, queue: str, total: int, timeout: float = 600) -> float:
+    """Seconds from the first message taken off ``queue`` until it is empty (polled every 5 ms)."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    deadline = time.time() + timeout
+    started = None
+    while time.time() < deadline:
+        n = r.llen(queue)
+        now = time.perf_counter()
+        if started is None and n < total:
+            started = now
+        if started is not None and n == 0:
+            return now - started
+        time.sleep(0.005)
+    raise RuntimeError(f"{queue} not drained in {timeout} s ({r.llen(queue)} left)")

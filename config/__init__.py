@@ -74,6 +74,11 @@ class Settings(BaseSettings):
 
     SESSION_COOKIE_SECURE: bool = False
 
+    # Public catalogue API answers (product list and detail) are kept this many seconds per web process;
+    # availability on them may be that stale, checkout still enforces stock. -1: 2 s in production,
+    # off elsewhere (tests read their own writes). 0: off.
+    CATALOGUE_CACHE_SECONDS: float = Field(default=-1, ge=-1, le=60)
+
     # Abuse protection (Flask-Limiter). Storage is Redis when REDIS_URL is set, else process memory.
     RATELIMIT_ENABLED: bool = True
     RATE_LIMIT_AUTH: str = "10/minute;100/hour"
@@ -116,6 +121,8 @@ class Settings(BaseSettings):
             and not self.SECRET_KEY.startswith("bench-")
         ):
             raise ConfigError("BENCH_ENDPOINTS is for benchmark runs only")
+        if self.CATALOGUE_CACHE_SECONDS < 0:
+            self.CATALOGUE_CACHE_SECONDS = 2.0 if self.SHOP_PROFILE == "production" else 0.0
         if self.SHOP_PROFILE == "production":
             if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")

@@ -2,8 +2,10 @@
 
 import os
 
+# Chosen by measurement (make bench --only tune, docs/benchmarks.md): one process per core, and enough
+# threads that a request waiting on PostgreSQL (a hot SKU's row lock) does not idle the core.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
 worker_class = "gthread"
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 20

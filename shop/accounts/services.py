@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -10,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
 from shop.accounts.models import ROLES, User
@@ -20,8 +22,16 @@ from shop.core.errors import NotFound, ValidationFailed
 _hasher = PasswordHasher()
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-# A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
+
+    Made on first use, not at import: hashing takes the hasher's 64 MiB, and every web process would
+    otherwise reach that peak at start even if nobody ever mistypes an email.
+    """
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -68,7 +78,7 @@ def authenticate(*, email: str, password: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         raise BadCredentials("wrong email or password")
     now = utcnow()
     locked_until = user.locked_until
@@ -123,7 +133,8 @@ def user_for_token(token: str) -> User | None:
         return None
     if not isinstance(data, dict):
         return None
-    user = db.session.get(User, data.get("uid"))
+    # Locations load when an operator check asks for them, not on every bearer-token request.
+    user = db.session.get(User, data.get("uid"), options=[lazyload(User.locations)])
     if user is None or user.token_version != data.get("v"):
         return None
     return user

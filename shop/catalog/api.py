@@ -7,6 +7,7 @@ from datetime import date
 from flask_smorest import Blueprint
 
 from shop.catalog import services
+from shop.catalog.cache import cached_public
 from shop.catalog.schemas import (
     LocationArgs,
     LocationListSchema,
@@ -25,6 +26,7 @@ blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Cata
 
 
 @blp.route("/products")
+@cached_public
 @blp.arguments(ProductArgs, location="query")
 @blp.response(200, ProductPageSchema)
 def list_products(args: dict):
@@ -42,6 +44,7 @@ def list_products(args: dict):
 
 
 @blp.route("/products/<int:product_id>")
+@cached_public
 @blp.response(200, ProductDetailSchema)
 def get_product(product_id: int):
     """One product with its variants, availability and the producer's aid certificate."""

@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, render_template, request
 
 from shop.catalog import services
+from shop.catalog.cache import cached_public
 from shop.catalog.errors import BadFilter
 
 bp = Blueprint("catalog", __name__)
@@ -35,6 +36,7 @@ def home():
 
 
 @bp.get("/products")
+@cached_public
 def products():
     page = request.args.get("page", 1, type=int) or 1
     filters = {
@@ -65,6 +67,7 @@ def products():
 
 
 @bp.get("/products/<slug>")
+@cached_public
 def product(slug: str):
     prod = services.get_product_by_slug(slug)
     avail = services.availability(v.id for v in prod.variants)

@@ -58,7 +58,13 @@ def atomic() -> Iterator[None]:
         # write transaction starts fresh (on SQLite: BEGIN IMMEDIATE instead of a failing upgrade).
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("atomic() entered with unflushed changes outside a unit of work")
-        session.commit()
+        # Nothing was written, so keep what was read (the request's user...) instead of expiring it and
+        # paying a reload per object; code that decides on fresh state locks with populate_existing.
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
     token = _writing.set(True)
     try:
         yield

@@ -395,11 +395,35 @@ def reserve(
 ) -> None:
     """Reserve every line at ``location`` or none: raise InsufficientStock naming the first short SKU.
 
-    Levels are updated in ascending id order so concurrent multi-line reservations cannot deadlock.
+    Levels are updated in ascending id order so concurrent multi-line reservations cannot deadlock. The
+    movements are written before the updates: the first update locks a level row until commit, and
+    every statement after it holds other buyers of that SKU waiting. A failed update raises, and the
+    caller's transaction (or savepoint) takes the movements back with it.
     """
-    ordered = sorted(((level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0])
-    for lvl, variant, qty in ordered:
+    for _variant, qty in lines:
         _positive(qty)
+    found = dict(
+        db.session.execute(
+            select(StockLevel.variant_id, StockLevel.id).where(
+                StockLevel.location_id == location.id,
+                StockLevel.variant_id.in_([v.id for v, _q in lines]),
+            )
+        ).all()
+    )
+    ordered = sorted(
+        ((found.get(v.id) or level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0]
+    )
+    for _lvl, variant, qty in ordered:
+        _record(
+            "reservation",
+            variant_id=variant.id,
+            location_id=location.id,
+            reserved_delta=qty,
+            actor_id=actor_id,
+            reference=reference,
+        )
+    db.session.flush()
+    for lvl, variant, qty in ordered:
         res = db.session.execute(
             update(StockLevel)
             .where(StockLevel.id == lvl, StockLevel.on_hand - StockLevel.reserved >= qty)
@@ -411,15 +435,6 @@ def reserve(
                 sku=variant.sku,
                 location=location.code,
             )
-        _record(
-            "reservation",
-            variant_id=variant.id,
-            location_id=location.id,
-            reserved_delta=qty,
-            actor_id=actor_id,
-            reference=reference,
-        )
-    db.session.flush()
 
 
 def release(

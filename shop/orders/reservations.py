@@ -12,6 +12,7 @@ leaves nothing behind before the next location is tried.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -58,34 +59,53 @@ def _reserved(variant_id: int, location_id: int) -> int:
     )
 
 
+def _stock_at(location_id: int, variant_ids: list[int], on: date) -> dict[int, tuple[int, int, date | None]]:
+    """variant id -> (reserved, sellable units, earliest unexpired best-before) at one location, in one
+    statement (a new statement, so under READ COMMITTED it sees every commit up to now)."""
+    mine = (
+        Lot.variant_id == StockLevel.variant_id,
+        Lot.location_id == StockLevel.location_id,
+        or_(Lot.best_before.is_(None), Lot.best_before >= on),
+    )
+    good = select(func.coalesce(func.sum(Lot.quantity), 0)).where(*mine).correlate(StockLevel)
+    earliest = select(func.min(Lot.best_before)).where(*mine, Lot.quantity > 0).correlate(StockLevel)
+    rows = db.session.execute(
+        select(
+            StockLevel.variant_id,
+            StockLevel.reserved,
+            good.scalar_subquery().label("sellable"),
+            earliest.scalar_subquery().label("earliest"),
+        ).where(StockLevel.location_id == location_id, StockLevel.variant_id.in_(variant_ids))
+    ).all()
+    return {r.variant_id: (r.reserved, int(r.sellable or 0), r.earliest) for r in rows}
+
+
 def _assess(location: Location, lines: Lines, on: date) -> Candidate:
+    stock_here = _stock_at(location.id, [v.id for v, _q in lines], on)
     short = None
     earliest = None
     for variant, qty in lines:
-        if short is None and sellable(variant.id, location.id, on) - _reserved(variant.id, location.id) < qty:
+        reserved, good, bb = stock_here.get(variant.id, (0, 0, None))
+        if short is None and good - reserved < qty:
             short = variant.sku
-        if variant.perishable:
-            bb = db.session.scalar(
-                select(func.min(Lot.best_before)).where(
-                    Lot.variant_id == variant.id,
-                    Lot.location_id == location.id,
-                    Lot.quantity > 0,
-                    Lot.best_before >= on,
-                )
-            )
-            if bb is not None and (earliest is None or bb < earliest):
-                earliest = bb
+        if variant.perishable and bb is not None and (earliest is None or bb < earliest):
+            earliest = bb
     return Candidate(location, short, earliest)
 
 
-def reserve_at(location: Location, lines: Lines, *, reference: str, on: date) -> None:
-    """Reserve every line at ``location`` or nothing; raise InsufficientStock naming the short SKU."""
-    with db.session.begin_nested():
+def reserve_at(location: Location, lines: Lines, *, reference: str, on: date, savepoint: bool = True) -> None:
+    """Reserve every line at ``location`` or nothing; raise InsufficientStock naming the short SKU.
+
+    Without ``savepoint`` a failure leaves the caller's transaction to roll back (it must not go on).
+    """
+    with db.session.begin_nested() if savepoint else contextlib.nullcontext():
         stock.reserve(lines, location, reference=reference)
         # reserve() checked on hand; expired lots are on hand but unsellable. The level rows are locked
         # by our UPDATEs, so this re-check sees every other reservation of these SKUs here.
+        stock_here = _stock_at(location.id, [v.id for v, _q in lines], on)
         for variant, _qty in lines:
-            if _reserved(variant.id, location.id) > sellable(variant.id, location.id, on):
+            reserved, good, _bb = stock_here[variant.id]
+            if reserved > good:
                 raise InsufficientStock(
                     f"not enough sellable {variant.sku} at {location.code}",
                     sku=variant.sku,
@@ -94,7 +114,7 @@ def reserve_at(location: Location, lines: Lines, *, reference: str, on: date) ->
 
 
 def reserve_for_pickup(hall: Location, lines: Lines, *, reference: str, on: date) -> Location:
-    reserve_at(hall, lines, reference=reference, on=on)
+    reserve_at(hall, lines, reference=reference, on=on, savepoint=False)
     return hall
 
 
@@ -103,8 +123,8 @@ def shipping_locations(on: date) -> list[Location]:
     return [loc for loc in rows if loc.is_active_on(on)]
 
 
-def reserve_for_delivery(lines: Lines, *, reference: str, on: date) -> Location:
-    """Reserve at the best shipping location that can serve the whole order; return it."""
+def delivery_plan(lines: Lines, *, on: date) -> list[Location]:
+    """The shipping locations that can serve the whole order now, best first (raise if none can)."""
     candidates = [_assess(loc, lines, on) for loc in shipping_locations(on)]
     if not candidates:
         raise InsufficientStock("no location ships orders at the moment", sku=lines[0][0].sku)
@@ -112,22 +132,35 @@ def reserve_for_delivery(lines: Lines, *, reference: str, on: date) -> Location:
     candidates.sort(
         key=lambda c: (c.short_sku is not None, c.earliest_best_before or far_future, c.location.id)
     )
+    plan = [c.location for c in candidates if c.short_sku is None]
+    if not plan:
+        best = candidates[0]
+        raise InsufficientStock(
+            f"not enough {best.short_sku} to deliver this order", sku=best.short_sku, location=None
+        )
+    return plan
+
+
+def reserve_first(plan: list[Location], lines: Lines, *, reference: str, on: date) -> Location:
+    """Reserve at the first location of ``plan`` that still can serve the order; return it."""
+    if len(plan) == 1:  # nothing to fall back to: no savepoint needed
+        reserve_at(plan[0], lines, reference=reference, on=on, savepoint=False)
+        return plan[0]
     first_error: InsufficientStock | None = None
-    for cand in candidates:
-        if cand.short_sku is not None:
-            break
+    for location in plan:
         try:
-            reserve_at(cand.location, lines, reference=reference, on=on)
+            reserve_at(location, lines, reference=reference, on=on)
         except InsufficientStock as err:  # another buyer took it between our look and our update
             first_error = first_error or err
             continue
-        return cand.location
-    if first_error is not None:
-        raise first_error
-    best = candidates[0]
-    raise InsufficientStock(
-        f"not enough {best.short_sku} to deliver this order", sku=best.short_sku, location=None
-    )
+        return location
+    assert first_error is not None
+    raise first_error
+
+
+def reserve_for_delivery(lines: Lines, *, reference: str, on: date) -> Location:
+    """Reserve at the best shipping location that can serve the whole order; return it."""
+    return reserve_first(delivery_plan(lines, on=on), lines, reference=reference, on=on)
 
 
 def release_lines(location: Location, lines: Lines, *, reference: str, reason: str) -> None:

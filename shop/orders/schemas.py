@@ -206,7 +206,12 @@ def order_dict(order, *, staff: bool = False) -> dict:
     from shop.core.db import db
     from shop.payments.models import Refund
 
-    refunds = db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+    # Only a paid order can have refunds: a new order's answer needs no look.
+    refunds = (
+        []
+        if order.status == "pending_payment"
+        else db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+    )
     delivery: dict = {
         "type": order.delivery_type,
         "note": order.delivery_note,

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
 from shop.aid.services import LOCAL_TZ, SaleLine, local_day, record_sale
-from shop.catalog.models import Location, Variant
+from shop.catalog.models import Location, Producer, Product, Variant
 from shop.core.db import db, utcnow
 from shop.core.outbox import enqueue
 from shop.orders import reservations
@@ -117,8 +118,19 @@ def _resolve_lines(lines: list[LineRequest]) -> list[tuple[Variant, int]]:
         raise InvalidLines(f"at most {MAX_LINES} different SKUs per order")
     errors = []
     resolved = []
+    # One statement for every line: variant, product, producer and its certificates.
+    found = {
+        v.sku: v
+        for v in db.session.scalars(
+            select(Variant)
+            .where(Variant.sku.in_(list(merged)))
+            .options(
+                joinedload(Variant.product).joinedload(Product.producer).joinedload(Producer.certificates)
+            )
+        ).unique()
+    }
     for i, (sku, qty) in enumerate(merged.items()):
-        variant = db.session.scalar(select(Variant).where(Variant.sku == sku))
+        variant = found.get(sku)
         if variant is None or not variant.active or not variant.product.active:
             errors.append({"field": f"lines.{i}.sku", "message": f"unknown SKU {sku}"})
         elif not isinstance(qty, int) or qty < 1 or qty > MAX_QUANTITY:
@@ -188,7 +200,8 @@ def place_order(
     )
     if delivery.type == "pickup":
         hall = _pickup_hall(delivery.location, today)
-        order.pickup_location_id = hall.id
+        order.pickup_location = hall
+        plan = [hall]
     elif delivery.type == "ship":
         _check_address(delivery)
         order.recipient = delivery.recipient.strip()
@@ -196,6 +209,7 @@ def place_order(
         order.city = "天津市"
         order.district = delivery.district
         order.street_address = delivery.street_address.strip()
+        plan = reservations.delivery_plan(resolved, on=today)
     else:
         raise InvalidDelivery("delivery type must be ship or pickup")
 
@@ -230,12 +244,9 @@ def place_order(
     order.number = new_order_number(now)
     order.reserved_until = now + timedelta(minutes=reservation_minutes(order.gateway))
 
-    reference = f"order:{order.number}"
-    if delivery.type == "pickup":
-        location = reservations.reserve_for_pickup(hall, resolved, reference=reference, on=today)
-    else:
-        location = reservations.reserve_for_delivery(resolved, reference=reference, on=today)
-    order.location_id = location.id
+    # The order's rows go in first and the stock last: a reservation locks the SKU's level row until
+    # commit, so every statement after it would keep other buyers of that SKU waiting.
+    order.location = plan[0]
     db.session.add(order)
     db.session.flush()
     from shop.orders.models import OrderStatusChange
@@ -243,7 +254,10 @@ def place_order(
     db.session.add(
         OrderStatusChange(order_id=order.id, from_status=None, to_status="pending_payment", actor_id=buyer.id)
     )
-    db.session.flush()
+    location = reservations.reserve_first(plan, resolved, reference=f"order:{order.number}", on=today)
+    if location is not order.location:  # the first choice sold out meanwhile (rare)
+        order.location = location
+        db.session.flush()
     return order
 
 

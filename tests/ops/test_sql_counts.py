@@ -19,6 +19,7 @@ def counted(app, pg_url, redis_url, tmp_path):
 def test_product_list_costs_the_same_statements_at_any_size(counted, per_page):
     r = counted.get(f"/api/v1/products?per_page={per_page}")
     assert r.status_code == 200 and len(r.json["items"]) == min(per_page, 11)
+    print(f"SQL_COUNT product list API ({per_page})={r.headers['X-SQL-Statements']}")  # read by make bench
     assert int(r.headers["X-SQL-Statements"]) <= 4
 
 
@@ -26,4 +27,96 @@ def test_product_list_page_statements(counted):
     r = counted.get("/products")
     assert r.status_code == 200
     # product rows, count, variants, availability, categories, townships, programme banner
+    print(f"SQL_COUNT product list page={r.headers['X-SQL-Statements']}")
     assert int(r.headers["X-SQL-Statements"]) <= 9
+
+
+@pytest.fixture
+def counted_world(app, pg_url, redis_url, tmp_path):
+    """The small inventory world, served by an app that counts statements per request."""
+    from tests.inventory.factories import make_world
+
+    a = make_app(pg_url, redis_url, tmp_path, SQL_COUNT_HEADER=True)
+    make_world()
+    from sqlalchemy import update
+
+    from shop.catalog.models import Location
+    from shop.core.db import db
+
+    with atomic():
+        db.session.execute(update(Location).where(Location.code == "DL-HM").values(pickup=True))
+        db.session.execute(update(Location).where(Location.code == "GG-WH").values(ships=True))
+    return a
+
+
+def _token(client, email: str) -> dict:
+    r = client.post("/api/v1/auth/token", json={"email": email, "password": "password-123"})
+    assert r.status_code == 200, r.json
+    return {"Authorization": f"Bearer {r.json['access_token']}"}
+
+
+def _statements(app, send) -> tuple[object, list[str]]:
+    """Send a request and return its response and the SQL it ran (shown when a budget is exceeded)."""
+    from sqlalchemy import event
+
+    from shop.core.db import db
+
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.split("\n")[0][:120])
+
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        r = send()
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+    assert int(r.headers["X-SQL-Statements"]) == len(seen), seen
+    return r, seen
+
+
+@pytest.mark.parametrize("delivery", ["pickup", "ship"])
+def test_placing_an_order_costs_at_most_twelve_statements(counted_world, delivery):
+    from tests.inventory.factories import BUYER, put
+
+    put("SHOE-1", "DL-HM", 50)
+    put("SHOE-1", "GG-WH", 50)
+    client = counted_world.test_client()
+    auth = _token(client, BUYER)
+    where = (
+        {"type": "pickup", "location": "DL-HM"}
+        if delivery == "pickup"
+        else {
+            "type": "ship",
+            "address": {
+                "recipient": "张三",
+                "phone": "13800138000",
+                "district": "和平区",
+                "street_address": "南京路 1 号",
+            },
+        }
+    )
+    body = {"lines": [{"sku": "SHOE-1", "quantity": 2}], "delivery": where}
+    r, seen = _statements(counted_world, lambda: client.post("/api/v1/orders", json=body, headers=auth))
+    assert r.status_code == 201, r.json
+    print(f"SQL_COUNT order placement ({delivery})={len(seen)}")
+    assert len(seen) <= 12, "\n".join(seen)
+
+
+def test_counter_sale_statements(counted_world):
+    from tests.inventory.factories import OP_HM, put
+
+    put("SHOE-1", "DL-HM", 50)
+    client = counted_world.test_client()
+    auth = _token(client, OP_HM)
+    body = {"client_sale_id": "c-1", "lines": [{"sku": "SHOE-1", "quantity": 1}], "paid_with": "wechat"}
+    r, seen = _statements(
+        counted_world, lambda: client.post("/api/v1/locations/DL-HM/sales", json=body, headers=auth)
+    )
+    assert r.status_code == 201, r.json
+    # Measured at 27 (idempotent replay check, level lock, lots first-expiry-first, aid ledger entry);
+    # the budget keeps it from growing unnoticed.
+    print(f"SQL_COUNT counter sale={len(seen)}")
+    assert len(seen) <= 27, "\n".join(seen)
