@@ -22,7 +22,7 @@ from flask import current_app
 log = logging.getLogger(__name__)
 
 HEADLINE_KEY = "shop:aid:headline"
-PROGRESS_KEY = "shop:aid:progress:{code}"
+PROGRESS_KEY = "shop:aid:progress:{id}"
 REDIS_TTL = 30
 LOCAL_TTL = 10
 BACKOFF_SECONDS = 15
@@ -111,6 +111,6 @@ def invalidate(keys: Iterable[str]) -> None:
             _redis_failed(state, exc)
 
 
-def invalidate_progress(codes: Iterable[str]) -> None:
+def invalidate_progress(programme_ids: Iterable[int]) -> None:
     """Forget the banner and the public progress figures of these programmes."""
-    invalidate([HEADLINE_KEY, *(PROGRESS_KEY.format(code=code) for code in codes)])
+    invalidate([HEADLINE_KEY, *(PROGRESS_KEY.format(id=i) for i in programme_ids)])

@@ -87,8 +87,8 @@ def _set_targets(
     db.session.flush()
 
 
-def _forget_cached(code: str) -> None:
-    after_commit(lambda: cache.invalidate_progress([code]))
+def _forget_cached(programme_id: int) -> None:
+    after_commit(lambda: cache.invalidate_progress([programme_id]))
 
 
 def create_programme(
@@ -133,7 +133,7 @@ def create_programme(
     db.session.add(prog)
     db.session.flush()
     _set_targets(prog, channel_targets, location_targets)
-    _forget_cached(code)
+    _forget_cached(prog.id)
     audit(actor, "aid.programme_created", target_type="aid_programme", target_id=code, target_fen=target_fen)
     return prog
 
@@ -158,7 +158,7 @@ def update_programme(
         _check_target(target_fen, "target_fen")
         prog.target_fen = target_fen
     _set_targets(prog, channel_targets, location_targets)
-    _forget_cached(code)
+    _forget_cached(prog.id)
     audit(
         actor,
         "aid.programme_updated",

@@ -292,7 +292,7 @@ def compute_progress(programme: AidProgramme) -> dict:
 
 def public_progress(programme: AidProgramme) -> dict:
     """``compute_progress``, cached like the storefront banner."""
-    return cache.cached(cache.PROGRESS_KEY.format(code=programme.code), lambda: compute_progress(programme))
+    return cache.cached(cache.PROGRESS_KEY.format(id=programme.id), lambda: compute_progress(programme))
 
 
 def work_unit_totals(

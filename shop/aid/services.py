@@ -3,8 +3,8 @@
 ``record_sale`` and ``reverse_sale`` run inside the caller's unit of work (the payment, counter sale or
 refund that causes them), so the entry and the state change commit together. Each line's
 ``source_key`` is unique: a retried webhook, replayed counter sale or re-run task cannot count twice (the
-second call finds the entries and returns them; a concurrent duplicate that loses the race on the unique
-key rolls back only its savepoint and returns the winner's entries). Rollups are updated in the same
+second call finds the entries and returns them; a concurrent duplicate waits for the winner's commit, then
+its ``ON CONFLICT DO NOTHING`` skips the rows and it returns the winner's entries). Rollups are updated in the same
 transaction with an atomic upsert-increment, so totals always equal the sum of the ledger.
 """
 
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
@@ -120,22 +119,23 @@ def _check_lines(lines: list[SaleLine], *, refund: bool = False) -> None:
             )
 
 
-def _append(source: str, entries: list[AidEntry]) -> list[AidEntry]:
-    """Insert ``entries`` (all of one source) once; return what the ledger holds for ``source``.
+def _append(source: str, rows: list[dict]) -> list[AidEntry]:
+    """Insert the entries of one source once; return what the ledger holds for ``source``.
 
-    The insert runs in a savepoint: when a concurrent call with the same source commits first, our
-    insert fails on the unique ``source_key``, only the savepoint rolls back, and the caller's unit of
-    work (a payment, a counter sale) carries on with the entries the winner wrote.
+    One ``INSERT ... ON CONFLICT (source_key) DO NOTHING RETURNING`` statement: when a concurrent call
+    with the same source got there first, PostgreSQL waits for it to commit and then skips our rows, and
+    the caller's unit of work (a payment, a counter sale) carries on with the entries the winner wrote.
+    No savepoint, no pre-check round trip on the common path.
     """
-    try:
-        with db.session.begin_nested():
-            db.session.add_all(entries)
-            db.session.flush()
-    except IntegrityError:
-        done = _existing(source)
-        if not done:
-            raise
-        return done
+    if not rows:
+        return []
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(AidEntry).on_conflict_do_nothing(index_elements=["source_key"]).returning(AidEntry)
+    entries = list(db.session.scalars(stmt, rows))
+    if len(entries) < len(rows):
+        if entries:  # a source's lines are written in one statement, so this cannot happen
+            raise RuntimeError(f"{source} was partly counted already")
+        return _existing(source)
     _bump_rollups(entries)
     _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
     return entries
@@ -144,10 +144,10 @@ def _append(source: str, entries: list[AidEntry]) -> list[AidEntry]:
 def _invalidate_headline(programme_ids: set[int]) -> None:
     if not programme_ids:
         return
-    codes = list(db.session.scalars(select(AidProgramme.code).where(AidProgramme.id.in_(programme_ids))))
+    ids = sorted(programme_ids)
 
     def drop() -> None:
-        cache.invalidate_progress(codes)
+        cache.invalidate_progress(ids)
 
     # Drop the cached banner figures once the entries are visible to other processes, not before.
     if in_unit_of_work():
@@ -175,13 +175,10 @@ def record_sale(
     if channel not in CHANNELS:
         raise UnknownChannel(f"channel must be one of {', '.join(CHANNELS)}")
     _check_lines(lines)
-    done = _existing(source)
-    if done:
-        return done
     direct_purchase = direct_purchase or channel == "work_unit"
     day = local_day(occurred_at)
     programme = programme_on(day)
-    entries = []
+    rows = []
     for i, line in enumerate(lines, start=1):
         variant = db.session.get(Variant, line.variant_id)
         if variant is None:
@@ -189,8 +186,8 @@ def record_sale(
         product: Product = variant.product
         producer = product.producer
         cert = producer.certificate_on(day)
-        entries.append(
-            AidEntry(
+        rows.append(
+            dict(
                 programme_id=programme.id if programme else None,
                 source=source,
                 source_key=f"{source}:line:{i}",
@@ -211,7 +208,7 @@ def record_sale(
                 buyer_id=buyer_id,
             )
         )
-    return _append(source, entries)
+    return _append(source, rows)
 
 
 def _remaining(originals: list[AidEntry]) -> dict[int, tuple[int, int]]:
@@ -265,7 +262,7 @@ def reverse_sale(
     )
     remaining = _remaining(originals)
     day = local_day(occurred_at)
-    entries = []
+    rows = []
     for i, line in enumerate(lines, start=1):
         candidates = [e for e in originals if e.variant_id == line.variant_id]
         if not candidates:
@@ -285,8 +282,8 @@ def reverse_sale(
                 f"not {line.amount_fen}"
             )
         remaining[orig.id] = (remaining[orig.id][0] - line.amount_fen, remaining[orig.id][1] - line.quantity)
-        entries.append(
-            AidEntry(
+        rows.append(
+            dict(
                 programme_id=orig.programme_id,
                 source=source,
                 source_key=f"{source}:line:{i}",
@@ -308,7 +305,7 @@ def reverse_sale(
                 buyer_id=orig.buyer_id,
             )
         )
-    return _append(source, entries)
+    return _append(source, rows)
 
 
 def current_programme(on: date | None = None) -> AidProgramme | None:
