@@ -90,6 +90,7 @@ def _register_models() -> None:
     # Import every domain's models so metadata (and Alembic) sees all tables.
     import shop.accounts.models
     import shop.aid.models
+    import shop.aid.sources  # registers the orders and counter-sale reconciliation checkers
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
