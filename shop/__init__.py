@@ -90,6 +90,7 @@ def _register_models() -> None:
     # Import every domain's models so metadata (and Alembic) sees all tables.
     import shop.accounts.models
     import shop.aid.models
+    import shop.aid.sources  # registers the orders and counter-sale reconciliation checkers
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
@@ -103,6 +104,8 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts import api as accounts_api
     from shop.accounts import views as accounts_views
+    from shop.aid import api as aid_api
+    from shop.aid import views as aid_views
     from shop.audit import api as audit_api
     from shop.audit import views as audit_views
     from shop.catalog import admin_api as catalog_admin_api
@@ -124,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(accounts_api.admin_blp)
     api.register_blueprint(catalog_admin_api.blp)
     api.register_blueprint(audit_api.blp)
+    api.register_blueprint(aid_api.blp)
     app.register_blueprint(audit_views.bp)
     api.register_blueprint(orders_api.blp)
     api.register_blueprint(payments_api.blp)
@@ -133,4 +137,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(aid_views.bp)
     app.register_blueprint(inventory_views.bp)

@@ -84,3 +84,7 @@ def register(app: Flask) -> None:
         click.echo("stock ledger reconciles: every level and lot equals the sum of its movements")
 
     app.cli.add_command(stock)
+
+    from shop.aid.cli import aid_cli
+
+    app.cli.add_command(aid_cli)

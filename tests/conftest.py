@@ -140,9 +140,10 @@ def pg_app(pg_url, redis_url, tmp_path_factory):
 
 
 @pytest.fixture
-def app(pg_app):
-    """The app on PostgreSQL with empty tables."""
+def app(pg_app, redis_url):
+    """The app on PostgreSQL with empty tables (and an empty Redis database: no cache leaks across tests)."""
     truncate_all(pg_app)
+    redis_lib.Redis.from_url(redis_url).flushdb()
     with pg_app.app_context():
         yield pg_app
     from shop.core.db import db

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
@@ -87,6 +88,40 @@ def _sale():
         "lines": [{"sku": "SHOE-HEMP-40", "quantity": 1}],
         "paid_with": "cash",
     }
+
+
+AID = f"/api/v1/aid/programmes/DL-GG-{date.today().year}"
+SOLD_ON = min(date.today(), date(date.today().year, 5, 19))
+
+
+def _offshop_body() -> dict:
+    return {
+        "channel": "fair",
+        "evidence_kind": "receipt",
+        "evidence_number": f"M-{next(_seq)}",
+        "sold_on": SOLD_ON.isoformat(),
+        "lines": [{"sku": "CHL-LINE-500G", "quantity": 1, "amount_fen": 2800}],
+    }
+
+
+def _pending_offshop_sale() -> int:
+    """A sale recorded by an officer who is none of the roles in the table (so any of them may decide)."""
+    from shop.accounts.services import find_user_by_email
+    from shop.aid.offshop import OffshopLineInput, record_offshop_sale
+
+    recorder = find_user_by_email("recorder@example.cn") or create_user(
+        "recorder@example.cn", role="aid_officer"
+    )
+    body = _offshop_body()
+    with atomic():
+        return record_offshop_sale(
+            recorder,
+            channel=body["channel"],
+            evidence_kind=body["evidence_kind"],
+            evidence_number=body["evidence_number"],
+            sold_on=SOLD_ON,
+            lines=[OffshopLineInput("CHL-LINE-500G", 1, 2800)],
+        ).id
 
 
 # name: (method, path(world) , body(world) , expected statuses in ROLES order)
@@ -237,6 +272,46 @@ ROWS: dict[str, Row] = {
         lambda w: "/api/v1/fulfilment/locations/DL-WX/handovers",
         lambda w: {"code": "000000"},
         [401, 403, 403, 403, 403, 404],
+    # -- aid accounting (public progress; everything else for aid officers and admins)
+    "aid programmes": ("GET", lambda w: "/api/v1/aid/programmes", lambda w: None, [200] * 6),
+    "aid progress": ("GET", lambda w: f"{AID}/progress", lambda w: None, [200] * 6),
+    "aid totals": ("GET", lambda w: f"{AID}/totals", lambda w: None, [401, 403, 403, 403, 200, 200]),
+    "aid export": (
+        "GET",
+        lambda w: f"{AID}/export?format=csv",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid work units": ("GET", lambda w: f"{AID}/work-units", lambda w: None, [401, 403, 403, 403, 200, 200]),
+    "aid programme change": (
+        "PATCH",
+        lambda w: AID,
+        lambda w: {"target_fen": 5_000_000_000},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid off-shop list": (
+        "GET",
+        lambda w: "/api/v1/aid/offshop-sales",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid off-shop record": (
+        "POST",
+        lambda w: "/api/v1/aid/offshop-sales",
+        lambda w: _offshop_body(),
+        [401, 403, 403, 403, 201, 201],
+    ),
+    "aid off-shop approve": (
+        "POST",
+        lambda w: f"/api/v1/aid/offshop-sales/{_pending_offshop_sale()}/approve",
+        lambda w: {},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid reconciliation runs": (
+        "GET",
+        lambda w: "/api/v1/aid/reconciliation-runs",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
     ),
     # -- administration
     "audit log": ("GET", lambda w: "/api/v1/audit", lambda w: None, [401, 403, 403, 403, 403, 200]),

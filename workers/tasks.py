@@ -69,6 +69,7 @@ def send_notification_task(notification_id: int) -> str:
     return deliver(notification_id)
 
 
+import workers.aid  # noqa: E402  (registers shop.aid.* tasks)
 import workers.bench  # noqa: E402  (registers the benchmark baseline shop.bench.noop)
 import workers.fulfilment  # noqa: E402  (registers shop.fulfilment.* tasks)
 import workers.orders  # noqa: E402  (registers shop.orders.* tasks)

@@ -1,7 +1,7 @@
 """fulfilment: shipments, pickup tickets, outbox completion, task failures
 
 Revision ID: 0011
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-26 23:48:52.313926
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0011"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -12,13 +13,18 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import db, utcnow
 
 CHANNELS = ("online", "hall", "fair", "subscription", "charity_sale", "work_unit")
+# Hall sales always go through the counter (POS), so they can never be entered a second time by hand.
+OFFSHOP_CHANNELS = ("online", "fair", "subscription", "charity_sale", "work_unit")
+OFFSHOP_STATUSES = ("pending", "approved", "rejected", "voided")
 
 
 class AidProgramme(db.Model):
@@ -38,6 +44,33 @@ class AidProgramme(db.Model):
     ends_on: Mapped[date] = mapped_column(Date)
     target_fen: Mapped[int] = mapped_column(BigInteger)
 
+    targets: Mapped[list[AidTarget]] = relationship(
+        back_populates="programme",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="AidTarget.id",
+    )
+
+
+class AidTarget(db.Model):
+    """An optional sub-target of a programme: for one sales channel or for one hall (never both)."""
+
+    __tablename__ = "aid_target"
+    __table_args__ = (
+        CheckConstraint("(channel IS NULL) <> (location_id IS NULL)", name="one_dimension"),
+        CheckConstraint("target_fen > 0", name="target_positive"),
+        UniqueConstraint("programme_id", "channel", name="uq_aid_target_channel"),
+        UniqueConstraint("programme_id", "location_id", name="uq_aid_target_location"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("aid_programme.id", ondelete="CASCADE"))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    target_fen: Mapped[int] = mapped_column(BigInteger)
+
+    programme: Mapped[AidProgramme] = relationship(back_populates="targets")
+
 
 class AidEntry(db.Model):
     """One line of the append-only aid ledger: a sale line counted (or a refund reversing it).
@@ -55,6 +88,9 @@ class AidEntry(db.Model):
         ),
         Index("ix_aid_entry_programme_day", "programme_id", "day"),
         Index("ix_aid_entry_source", "source"),
+        Index("ix_aid_entry_buyer", "buyer_id", "programme_id"),
+        # A refund sums the earlier reversals of the lines it reverses.
+        Index("ix_aid_entry_reverses", "reverses_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +112,8 @@ class AidEntry(db.Model):
     qualifying: Mapped[bool] = mapped_column(Boolean)
     certificate_number: Mapped[str | None] = mapped_column(String(80))
     direct_purchase: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The work unit (or consumer) who bought, when known: work-unit direct-purchase totals read it.
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -93,6 +131,7 @@ class AidRollup(db.Model):
             "day",
             "channel",
             "category_id",
+            "product_id",
             "producer_id",
             "township",
             "location_id",
@@ -107,6 +146,7 @@ class AidRollup(db.Model):
     day: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(20))
     category_id: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(Integer)
     producer_id: Mapped[int] = mapped_column(Integer)
     township: Mapped[str] = mapped_column(String(60))
     location_id: Mapped[int] = mapped_column(Integer)
@@ -115,3 +155,112 @@ class AidRollup(db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OffshopSale(db.Model):
+    """A sale made outside the shop (fair stand, charity sale, offline-invoiced unit purchase,
+    WeChat-group subscription), recorded by one aid officer with its evidence and counted only once a
+    second, different officer approves it.
+
+    ``evidence_key`` is the evidence number normalised (full-width to half-width, no spaces, upper
+    case); the partial unique index keeps one live (pending or approved) record per producer and
+    evidence, so the same invoice cannot count twice, while a rejected or voided record can be
+    entered again correctly.
+    """
+
+    __tablename__ = "aid_offshop_sale"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending','approved','rejected','voided')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "channel IN ('online','fair','subscription','charity_sale','work_unit')",
+            name="channel_known",
+        ),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        # Four eyes, enforced by the database too: the approver is never the recorder.
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> recorded_by_id", name="four_eyes"),
+        Index(
+            "uq_aid_offshop_live_evidence",
+            "producer_id",
+            "evidence_key",
+            unique=True,
+            postgresql_where=text("status IN ('pending','approved')"),
+            sqlite_where=text("status IN ('pending','approved')"),
+        ),
+        Index("ix_aid_offshop_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    channel: Mapped[str] = mapped_column(String(20))
+    evidence_kind: Mapped[str] = mapped_column(String(20))  # invoice, receipt, contract
+    evidence_number: Mapped[str] = mapped_column(String(80))
+    evidence_key: Mapped[str] = mapped_column(String(80))
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producer.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    sold_on: Mapped[date] = mapped_column(Date)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    work_unit_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+
+    lines: Mapped[list[OffshopLine]] = relationship(
+        back_populates="sale", cascade="all, delete-orphan", lazy="selectin", order_by="OffshopLine.id"
+    )
+
+    @property
+    def source(self) -> str:
+        return f"offline-sale:{self.id}"
+
+
+class OffshopLine(db.Model):
+    """One product on an outside sale's evidence: quantity and the amount the buyer paid for it."""
+
+    __tablename__ = "aid_offshop_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        UniqueConstraint("sale_id", "variant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("aid_offshop_sale.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+    sale: Mapped[OffshopSale] = relationship(back_populates="lines")
+
+
+class AidReconciliationRun(db.Model):
+    """One run of the aid reconciliation: when, what it checked, what it found, whether it repaired."""
+
+    __tablename__ = "aid_reconciliation_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running','ok','drift','repaired','failed')", name="status_known"),
+        Index("ix_aid_reconciliation_run_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trigger: Mapped[str] = mapped_column(String(40))  # cli, task, or who asked
+    repair: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    entries_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    rollups_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkers: Mapped[list] = mapped_column(JSON, default=list)
+    difference_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The first differences found (bounded), each {check, key, recorded, expected, detail}.
+    differences: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")

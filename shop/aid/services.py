@@ -3,8 +3,9 @@
 ``record_sale`` and ``reverse_sale`` run inside the caller's unit of work (the payment, counter sale or
 refund that causes them), so the entry and the state change commit together. Each line's
 ``source_key`` is unique: a retried webhook, replayed counter sale or re-run task cannot count twice (the
-second call finds the entries and returns them). Rollups are updated in the same transaction with an
-atomic upsert-increment, so totals always equal the sum of the ledger.
+second call finds the entries and returns them; a concurrent duplicate waits for the winner's commit, then
+its ``ON CONFLICT DO NOTHING`` skips the rows and it returns the winner's entries). Rollups are updated in the same
+transaction with an atomic upsert-increment, so totals always equal the sum of the ledger.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from shop.aid.errors import NothingToReverse, UnknownChannel
+from shop.aid import cache
+from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
 from shop.aid.models import CHANNELS, AidEntry, AidProgramme, AidRollup
 from shop.catalog.models import Product, Variant
-from shop.core.db import db
+from shop.core.db import after_commit, db, in_unit_of_work
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -51,48 +53,107 @@ def programme_on(day: date) -> AidProgramme | None:
     )
 
 
-def _bump_rollup(entry: AidEntry) -> None:
-    if entry.programme_id is None:
-        return
-    values = {
-        "programme_id": entry.programme_id,
-        "day": entry.day,
-        "channel": entry.channel,
-        "category_id": entry.category_id,
-        "producer_id": entry.producer_id,
-        "township": entry.township,
-        "location_id": entry.location_id or 0,
-        "qualifying": entry.qualifying,
-        "direct_purchase": entry.direct_purchase,
-        "amount_fen": entry.amount_fen,
-        "quantity": entry.quantity,
-        "entries": 1,
-    }
-    insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(AidRollup.__table__)
-    stmt = insert.values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[
-            "programme_id",
-            "day",
-            "channel",
-            "category_id",
-            "producer_id",
-            "township",
-            "location_id",
-            "qualifying",
-            "direct_purchase",
-        ],
-        set_={
-            "amount_fen": AidRollup.__table__.c.amount_fen + stmt.excluded.amount_fen,
-            "quantity": AidRollup.__table__.c.quantity + stmt.excluded.quantity,
-            "entries": AidRollup.__table__.c.entries + 1,
-        },
-    )
-    db.session.execute(stmt)
+ROLLUP_KEY = (
+    "programme_id",
+    "day",
+    "channel",
+    "category_id",
+    "product_id",
+    "producer_id",
+    "township",
+    "location_id",
+    "qualifying",
+    "direct_purchase",
+)
+
+
+def _rollup_key(entry: AidEntry) -> tuple:
+    return tuple((entry.location_id or 0) if k == "location_id" else getattr(entry, k) for k in ROLLUP_KEY)
+
+
+def _bump_rollups(entries: list[AidEntry]) -> None:
+    """Add ``entries`` to their rollup rows: one atomic upsert-increment per row, in key order.
+
+    Every transaction takes the rollup rows it touches in the same (sorted) order, whatever order the
+    caller's lines came in, so two concurrent sales or refunds sharing rows cannot deadlock.
+    """
+    sums: dict[tuple, list[int]] = {}
+    for entry in entries:
+        if entry.programme_id is None:
+            continue
+        acc = sums.setdefault(_rollup_key(entry), [0, 0, 0])
+        acc[0] += entry.amount_fen
+        acc[1] += entry.quantity
+        acc[2] += 1
+    table = AidRollup.__table__
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    for key in sorted(sums):
+        amount, quantity, count = sums[key]
+        stmt = insert(table).values(
+            **dict(zip(ROLLUP_KEY, key, strict=True)), amount_fen=amount, quantity=quantity, entries=count
+        )
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(ROLLUP_KEY),
+                set_={
+                    "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                    "quantity": table.c.quantity + stmt.excluded.quantity,
+                    "entries": table.c.entries + stmt.excluded.entries,
+                },
+            )
+        )
 
 
 def _existing(source: str) -> list[AidEntry]:
     return list(db.session.scalars(select(AidEntry).where(AidEntry.source == source).order_by(AidEntry.id)))
+
+
+def _check_lines(lines: list[SaleLine], *, refund: bool = False) -> None:
+    # A refund may give money back without goods (quantity 0: a discount after the fact); a sale may not.
+    least = 0 if refund else 1
+    for line in lines:
+        if line.quantity < least or line.amount_fen < 0:
+            raise BadSaleLine(
+                f"variant {line.variant_id}: quantity must be at least {least} and amount_fen not negative",
+                errors=[{"field": "lines", "message": f"quantity >= {least} and amount_fen >= 0"}],
+            )
+
+
+def _append(source: str, rows: list[dict]) -> list[AidEntry]:
+    """Insert the entries of one source once; return what the ledger holds for ``source``.
+
+    One ``INSERT ... ON CONFLICT (source_key) DO NOTHING RETURNING`` statement: when a concurrent call
+    with the same source got there first, PostgreSQL waits for it to commit and then skips our rows, and
+    the caller's unit of work (a payment, a counter sale) carries on with the entries the winner wrote.
+    No savepoint, no pre-check round trip on the common path.
+    """
+    if not rows:
+        return []
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(AidEntry).on_conflict_do_nothing(index_elements=["source_key"]).returning(AidEntry)
+    entries = list(db.session.scalars(stmt, rows))
+    if len(entries) < len(rows):
+        if entries:  # a source's lines are written in one statement, so this cannot happen
+            raise RuntimeError(f"{source} was partly counted already")
+        return _existing(source)
+    _bump_rollups(entries)
+    _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
+    return entries
+
+
+def _invalidate_headline(programme_ids: set[int]) -> None:
+    if not programme_ids:
+        return
+    ids = sorted(programme_ids)
+
+    def drop() -> None:
+        cache.invalidate_progress(ids)
+
+    # Drop the cached banner figures once the entries are visible to other processes, not before.
+    if in_unit_of_work():
+        after_commit(drop)
+    else:
+        drop()
 
 
 def record_sale(
@@ -102,50 +163,72 @@ def record_sale(
     channel: str,
     lines: list[SaleLine],
     direct_purchase: bool = False,
+    buyer_id: int | None = None,
 ) -> list[AidEntry]:
     """Count the lines of one sale (an order's payment, a counter sale, an approved outside sale).
 
     Each line is qualifying only if its producer held a valid aid certificate on the sale's local day.
-    Calling again with the same ``source`` returns the entries already written and counts nothing.
+    Work-unit sales are always direct purchase; everything else is what the caller says (helped sales by
+    default). ``buyer_id`` (the ordering account, when known) feeds the work-unit totals. Calling again
+    with the same ``source``, even concurrently, returns the entries already written and counts nothing.
     """
     if channel not in CHANNELS:
         raise UnknownChannel(f"channel must be one of {', '.join(CHANNELS)}")
-    done = _existing(source)
-    if done:
-        return done
+    _check_lines(lines)
+    direct_purchase = direct_purchase or channel == "work_unit"
     day = local_day(occurred_at)
     programme = programme_on(day)
-    entries = []
+    rows = []
     for i, line in enumerate(lines, start=1):
         variant = db.session.get(Variant, line.variant_id)
+        if variant is None:
+            raise BadSaleLine(f"unknown variant {line.variant_id}")
         product: Product = variant.product
         producer = product.producer
         cert = producer.certificate_on(day)
-        entry = AidEntry(
-            programme_id=programme.id if programme else None,
-            source=source,
-            source_key=f"{source}:line:{i}",
-            occurred_at=occurred_at,
-            day=day,
-            channel=channel,
-            category_id=product.category_id,
-            product_id=product.id,
-            variant_id=variant.id,
-            producer_id=producer.id,
-            township=producer.township,
-            location_id=line.location_id,
-            quantity=line.quantity,
-            amount_fen=line.amount_fen,
-            qualifying=cert is not None,
-            certificate_number=cert.number if cert else None,
-            direct_purchase=direct_purchase,
+        rows.append(
+            dict(
+                programme_id=programme.id if programme else None,
+                source=source,
+                source_key=f"{source}:line:{i}",
+                occurred_at=occurred_at,
+                day=day,
+                channel=channel,
+                category_id=product.category_id,
+                product_id=product.id,
+                variant_id=variant.id,
+                producer_id=producer.id,
+                township=producer.township,
+                location_id=line.location_id,
+                quantity=line.quantity,
+                amount_fen=line.amount_fen,
+                qualifying=cert is not None,
+                certificate_number=cert.number if cert else None,
+                direct_purchase=direct_purchase,
+                buyer_id=buyer_id,
+            )
         )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()  # a concurrent duplicate fails here on the unique source_key, rolling back the caller
-    for entry in entries:
-        _bump_rollup(entry)
-    return entries
+    return _append(source, rows)
+
+
+def _remaining(originals: list[AidEntry]) -> dict[int, tuple[int, int]]:
+    """Amount and quantity of each original line not yet reversed by earlier refunds."""
+    ids = [e.id for e in originals]
+    reversed_ = dict(
+        (rid, (amount, qty))
+        for rid, amount, qty in db.session.execute(
+            select(AidEntry.reverses_id, func.sum(AidEntry.amount_fen), func.sum(AidEntry.quantity))
+            .where(AidEntry.reverses_id.in_(ids))
+            .group_by(AidEntry.reverses_id)
+        )
+    )
+    return {
+        e.id: (
+            e.amount_fen + int(reversed_.get(e.id, (0, 0))[0]),
+            e.quantity + int(reversed_.get(e.id, (0, 0))[1]),
+        )
+        for e in originals
+    }
 
 
 def reverse_sale(
@@ -158,45 +241,71 @@ def reverse_sale(
     """Write negative entries for refunded lines of ``original_source`` (full or partial refunds).
 
     A reversal keeps the original line's programme, channel, producer, qualifying and reported category
-    (a refund takes back exactly what the sale counted) and is dated the day of the refund. Idempotent
-    per ``source`` like ``record_sale``.
+    (a refund takes back exactly what the sale counted) and is dated the day of the refund. Refunds of
+    one line can never take back more than it counted, across any number of partial refunds (the
+    original entries are locked while this is checked). A line may have quantity 0 (money back, goods
+    kept). Idempotent per ``source`` like ``record_sale``.
     """
+    _check_lines(lines, refund=True)
     done = _existing(source)
     if done:
         return done
-    originals = {e.variant_id: e for e in _existing(original_source) if e.reverses_id is None}
-    day = local_day(occurred_at)
-    entries = []
-    for i, line in enumerate(lines, start=1):
-        orig = originals.get(line.variant_id)
-        if orig is None:
-            raise NothingToReverse(f"{original_source} has no counted line for variant {line.variant_id}")
-        entry = AidEntry(
-            programme_id=orig.programme_id,
-            source=source,
-            source_key=f"{source}:line:{i}",
-            reverses_id=orig.id,
-            occurred_at=occurred_at,
-            day=day,
-            channel=orig.channel,
-            category_id=orig.category_id,
-            product_id=orig.product_id,
-            variant_id=orig.variant_id,
-            producer_id=orig.producer_id,
-            township=orig.township,
-            location_id=orig.location_id,
-            quantity=-abs(line.quantity),
-            amount_fen=-abs(line.amount_fen),
-            qualifying=orig.qualifying,
-            certificate_number=orig.certificate_number,
-            direct_purchase=orig.direct_purchase,
+    # Lock the counted lines so two concurrent partial refunds cannot both pass the "not more than
+    # counted" check (a no-op on SQLite, where the write transaction already serialises them).
+    originals = list(
+        db.session.scalars(
+            select(AidEntry)
+            .where(AidEntry.source == original_source, AidEntry.reverses_id.is_(None))
+            .order_by(AidEntry.id)
+            .with_for_update()
         )
-        db.session.add(entry)
-        entries.append(entry)
-    db.session.flush()
-    for entry in entries:
-        _bump_rollup(entry)
-    return entries
+    )
+    remaining = _remaining(originals)
+    day = local_day(occurred_at)
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        candidates = [e for e in originals if e.variant_id == line.variant_id]
+        if not candidates:
+            raise NothingToReverse(f"{original_source} has no counted line for variant {line.variant_id}")
+        orig = next(
+            (
+                e
+                for e in candidates
+                if remaining[e.id][0] >= line.amount_fen and remaining[e.id][1] >= line.quantity
+            ),
+            None,
+        )
+        if orig is None:
+            left = max(remaining[e.id][0] for e in candidates)
+            raise RefundExceedsSale(
+                f"{original_source}: variant {line.variant_id} has {left} fen left to reverse, "
+                f"not {line.amount_fen}"
+            )
+        remaining[orig.id] = (remaining[orig.id][0] - line.amount_fen, remaining[orig.id][1] - line.quantity)
+        rows.append(
+            dict(
+                programme_id=orig.programme_id,
+                source=source,
+                source_key=f"{source}:line:{i}",
+                reverses_id=orig.id,
+                occurred_at=occurred_at,
+                day=day,
+                channel=orig.channel,
+                category_id=orig.category_id,
+                product_id=orig.product_id,
+                variant_id=orig.variant_id,
+                producer_id=orig.producer_id,
+                township=orig.township,
+                location_id=orig.location_id,
+                quantity=-line.quantity,
+                amount_fen=-line.amount_fen,
+                qualifying=orig.qualifying,
+                certificate_number=orig.certificate_number,
+                direct_purchase=orig.direct_purchase,
+                buyer_id=orig.buyer_id,
+            )
+        )
+    return _append(source, rows)
 
 
 def current_programme(on: date | None = None) -> AidProgramme | None:
@@ -217,9 +326,9 @@ def programme_total_fen(programme: AidProgramme, *, qualifying_only: bool = True
     return int(db.session.scalar(stmt) or 0)
 
 
-def headline() -> dict | None:
-    """Return the storefront banner figures for the current programme."""
-    prog = current_programme()
+def compute_headline(programme: AidProgramme | None = None) -> dict | None:
+    """Return the banner figures (counted total and progress) for ``programme`` or the current one."""
+    prog = programme or current_programme()
     if prog is None:
         return None
     total = programme_total_fen(prog)
@@ -227,7 +336,15 @@ def headline() -> dict | None:
         "code": prog.code,
         "name_zh": prog.name_zh,
         "name_en": prog.name_en,
+        "starts_on": prog.starts_on.isoformat(),
+        "ends_on": prog.ends_on.isoformat(),
         "target_fen": prog.target_fen,
         "total_fen": total,
         "percent": round(100 * total / prog.target_fen, 2) if prog.target_fen else 0,
+        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def headline() -> dict | None:
+    """Return the storefront banner figures for the current programme (cached; never raises on cache)."""
+    return cache.cached(cache.HEADLINE_KEY, compute_headline)

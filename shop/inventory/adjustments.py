@@ -113,6 +113,20 @@ def adjust_stock(
             strict_dates=True,
             **common,
         )
+    from shop.audit.services import record
+
+    # The movements already say who and why; the audit log gives admins one place for staff actions.
+    record(
+        actor,
+        "stock.adjust",
+        target_type="location",
+        target_id=location.code,
+        sku=variant.sku,
+        quantity_delta=quantity_delta,
+        reason=reason,
+        note=note,
+        reference=ref,
+    )
     return list(
         db.session.scalars(
             select(StockMovement).where(StockMovement.reference == ref).order_by(StockMovement.id)

@@ -94,6 +94,20 @@ def _aid_samples():
 register_gauge(
     "shop_outbox_messages", "Outbox messages not yet sent, and the age of the oldest", _outbox_samples
 )
+
+
+def _order_samples():
+    from sqlalchemy import func, select
+
+    from shop.core.db import db
+    from shop.orders.models import Order
+
+    rows = db.session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+    db.session.rollback()
+    return [({"status": status}, float(n)) for status, n in rows]
+
+
+register_gauge("shop_orders", "Orders by status", _order_samples)
 register_gauge("shop_queue_depth", "Messages waiting in each Celery queue (Redis broker)", _queue_samples)
 register_gauge(
     "shop_aid_qualifying_total_fen", "Qualifying consumption-aid sales of the current programme", _aid_samples

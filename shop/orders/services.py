@@ -463,6 +463,7 @@ def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int
         channel="work_unit" if work_unit else "online",
         lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],
         direct_purchase=work_unit,
+        buyer_id=order.user_id,
     )
     order.aid_counted = True
     db.session.flush()

@@ -122,10 +122,12 @@ def test_concurrent_duplicates_count_once(seeded):
     app = seeded
     apples = _variant("APL-HN-5KG").id
     results = []
+    barrier = threading.Barrier(6)
 
     def count():
         with app.app_context():
             try:
+                barrier.wait()  # all six deliveries of the same webhook at once
                 with atomic():
                     record_sale(
                         source="order:77",
@@ -134,7 +136,7 @@ def test_concurrent_duplicates_count_once(seeded):
                         lines=[SaleLine(apples, 1, 6800)],
                     )
                 results.append("ok")
-            except Exception as exc:  # the loser of the unique source_key race rolls back
+            except Exception as exc:
                 results.append(type(exc).__name__)
             finally:
                 db.session.remove()
@@ -144,9 +146,229 @@ def test_concurrent_duplicates_count_once(seeded):
         t.start()
     for t in threads:
         t.join()
-    assert "ok" in results
+    # Losers of the unique source_key race roll back only their savepoint: every caller's unit of work
+    # (a payment, a counter sale) still commits, and the sale is counted once.
+    assert results == ["ok"] * 6
     assert db.session.scalar(select(func.count()).select_from(AidEntry)) == 1
     assert _sum_rollups() == 6800
     from shop.aid.services import current_programme
 
     assert programme_total_fen(current_programme()) == 6800
+
+
+def test_retried_unit_of_work_counts_once(seeded_any):
+    """A task that counts a sale and then crashes before commit leaves nothing; its retries count once."""
+    apples = _variant("APL-HN-5KG").id
+    now = datetime.now(UTC)
+
+    def task(crash: bool) -> None:
+        with atomic():
+            record_sale(
+                source="order:5", occurred_at=now, channel="online", lines=[SaleLine(apples, 1, 6800)]
+            )
+            if crash:
+                raise ConnectionError("worker lost the broker after counting")
+
+    with pytest.raises(ConnectionError):
+        task(crash=True)
+    assert _sum_ledger() == _sum_rollups() == 0
+    task(crash=False)  # the retry
+    task(crash=False)  # a duplicate delivery after success (acks_late)
+    assert db.session.scalar(select(func.count()).select_from(AidEntry)) == 1
+    assert _sum_ledger() == _sum_rollups() == 6800
+
+
+def test_refunds_never_take_back_more_than_was_counted(seeded_any):
+    from shop.aid.errors import NothingToReverse, RefundExceedsSale
+
+    apples, chili = _variant("APL-HN-5KG").id, _variant("CHL-LINE-500G").id
+    now = datetime.now(UTC)
+    with atomic():
+        record_sale(
+            source="order:8",
+            occurred_at=now,
+            channel="online",
+            lines=[SaleLine(apples, 2, 13600), SaleLine(chili, 1, 2800)],
+        )
+    for n in (1, 2):  # two partial refunds of one apple box each: exactly the counted line
+        with atomic():
+            reverse_sale(
+                source=f"refund:{n}",
+                original_source="order:8",
+                occurred_at=now,
+                lines=[SaleLine(apples, 1, 6800)],
+            )
+    with pytest.raises(RefundExceedsSale), atomic():
+        reverse_sale(
+            source="refund:3", original_source="order:8", occurred_at=now, lines=[SaleLine(apples, 1, 1)]
+        )
+    with pytest.raises(NothingToReverse), atomic():
+        reverse_sale(
+            source="refund:4", original_source="order:9", occurred_at=now, lines=[SaleLine(chili, 1, 2800)]
+        )
+    assert _sum_ledger() == _sum_rollups() == 2800
+
+
+def test_concurrent_refunds_of_the_same_line_reverse_it_once(seeded):
+    """Two refunds of the whole line racing each other: one reverses it, the other is refused."""
+    app = seeded
+    apples = _variant("APL-HN-5KG").id
+    with atomic():
+        record_sale(
+            source="order:21",
+            occurred_at=datetime.now(UTC),
+            channel="online",
+            lines=[SaleLine(apples, 1, 6800)],
+        )
+    results = []
+    barrier = threading.Barrier(2)
+
+    def refund(n: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                with atomic():
+                    reverse_sale(
+                        source=f"refund:{n}",
+                        original_source="order:21",
+                        occurred_at=datetime.now(UTC),
+                        lines=[SaleLine(apples, 1, 6800)],
+                    )
+                results.append("ok")
+            except Exception as exc:
+                results.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=refund, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["RefundExceedsSale", "ok"]
+    assert _sum_ledger() == _sum_rollups() == 0
+
+
+def test_qualifying_uses_the_local_day_in_china(seeded_any):
+    """A sale at 23:30 Beijing time on the certificate's last day counts; at 00:30 the next day it does not."""
+    from zoneinfo import ZoneInfo
+
+    shoes = _variant("SHOE-HEMP-40")
+    producer = db.session.get(Producer, shoes.product.producer_id)
+    last_day = date(date.today().year, 6, 30)
+    with atomic():
+        for cert in producer.certificates:
+            cert.valid_until = last_day
+    db.session.expire_all()
+    tz = ZoneInfo("Asia/Shanghai")
+    late = datetime(last_day.year, 6, 30, 23, 30, tzinfo=tz).astimezone(UTC)  # 15:30 UTC, same UTC day
+    after = datetime(last_day.year, 7, 1, 0, 30, tzinfo=tz).astimezone(UTC)  # still 30 June in UTC
+    with atomic():
+        (a,) = record_sale(
+            source="counter-sale:1", occurred_at=late, channel="hall", lines=[SaleLine(shoes.id, 1, 9800)]
+        )
+        (b,) = record_sale(
+            source="counter-sale:2", occurred_at=after, channel="hall", lines=[SaleLine(shoes.id, 1, 9800)]
+        )
+    assert (a.day, a.qualifying) == (last_day, True)
+    assert (b.day, b.qualifying) == (date(last_day.year, 7, 1), False)
+
+
+def test_work_unit_sales_are_direct_purchase_and_keep_the_buyer(seeded_any):
+    from tests.conftest import create_user
+
+    unit = create_user("canteen@unit.cn")
+    apples = _variant("APL-HN-5KG").id
+    now = datetime.now(UTC)
+    with atomic():
+        (entry,) = record_sale(
+            source="order:30",
+            occurred_at=now,
+            channel="work_unit",
+            lines=[SaleLine(apples, 10, 68000)],
+            buyer_id=unit.id,
+        )
+    with atomic():
+        (rev,) = reverse_sale(
+            source="refund:30", original_source="order:30", occurred_at=now, lines=[SaleLine(apples, 1, 6800)]
+        )
+    assert entry.direct_purchase is True and entry.buyer_id == unit.id
+    assert rev.direct_purchase is True and rev.buyer_id == unit.id and rev.amount_fen == -6800
+
+
+def test_bad_lines_are_refused_before_anything_is_written(seeded_any):
+    from shop.aid.errors import BadSaleLine, UnknownChannel
+
+    apples = _variant("APL-HN-5KG").id
+    now = datetime.now(UTC)
+    for kwargs, error in (
+        ({"channel": "online", "lines": [SaleLine(apples, 0, 100)]}, BadSaleLine),
+        ({"channel": "online", "lines": [SaleLine(apples, 1, -5)]}, BadSaleLine),
+        ({"channel": "online", "lines": [SaleLine(999_999, 1, 100)]}, BadSaleLine),
+        ({"channel": "teleshopping", "lines": [SaleLine(apples, 1, 100)]}, UnknownChannel),
+    ):
+        with pytest.raises(error), atomic():
+            record_sale(source="order:40", occurred_at=now, **kwargs)
+    assert _sum_ledger() == 0 and db.session.scalar(select(func.count()).select_from(AidEntry)) == 0
+
+
+def test_sale_outside_every_programme_is_kept_but_counts_nowhere(seeded_any):
+    apples = _variant("APL-HN-5KG").id
+    long_ago = datetime(2001, 5, 1, 4, tzinfo=UTC)
+    with atomic():
+        (entry,) = record_sale(
+            source="order:50", occurred_at=long_ago, channel="online", lines=[SaleLine(apples, 1, 6800)]
+        )
+    assert entry.programme_id is None
+    assert _sum_ledger() == 6800 and _sum_rollups() == 0
+
+
+def test_concurrent_sales_sharing_rollup_rows_in_opposite_order_do_not_deadlock(seeded):
+    """Two payments touching the same two rollup rows, their lines in opposite order, many times over."""
+    app = seeded
+    apples, chili = _variant("APL-HN-5KG").id, _variant("CHL-LINE-500G").id
+    rounds = 8
+    barrier = threading.Barrier(2)
+    results = []
+
+    def pay(name: str, first: int, second: int) -> None:
+        with app.app_context():
+            for n in range(rounds):
+                try:
+                    barrier.wait()
+                    with atomic():
+                        record_sale(
+                            source=f"order:{name}{n}",
+                            occurred_at=datetime.now(UTC),
+                            channel="online",
+                            lines=[SaleLine(first, 1, 100), SaleLine(second, 1, 100)],
+                        )
+                    results.append("ok")
+                except Exception as exc:
+                    results.append(type(exc).__name__)
+                finally:
+                    db.session.remove()
+
+    threads = [
+        threading.Thread(target=pay, args=("a", apples, chili)),
+        threading.Thread(target=pay, args=("b", chili, apples)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["ok"] * 2 * rounds
+    assert _sum_ledger() == _sum_rollups() == 2 * 2 * rounds * 100
+
+
+def test_amount_only_refund_reverses_money_not_goods(seeded_any):
+    apples = _variant("APL-HN-5KG").id
+    now = datetime.now(UTC)
+    with atomic():
+        record_sale(source="order:60", occurred_at=now, channel="online", lines=[SaleLine(apples, 2, 13600)])
+    with atomic():
+        (rev,) = reverse_sale(
+            source="refund:60", original_source="order:60", occurred_at=now, lines=[SaleLine(apples, 0, 1000)]
+        )
+    assert (rev.quantity, rev.amount_fen) == (0, -1000)
+    assert _sum_ledger() == _sum_rollups() == 12600

@@ -92,6 +92,7 @@ def test_metrics_include_latency_outbox_and_aid(seeded, client):
     assert 'shop_outbox_messages{measure="pending"} 0.0' in text
     assert "shop_aid_qualifying_total_fen{" in text
     assert 'shop_queue_depth{queue="payments"}' in text
+    assert "# HELP shop_orders Orders by status" in text
 
 
 def test_api_refuses_non_json_bodies(app, client):

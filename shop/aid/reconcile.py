@@ -1,0 +1,284 @@
+"""Reconciliation: prove the rollups equal the ledger and the ledger matches its sources; report, never hide.
+
+``reconcile()`` runs nightly (task ``shop.aid.reconcile``) and on demand (``flask aid reconcile``):
+
+1. Rollups against the ledger: one SQL statement (so one snapshot on PostgreSQL, even while sales keep
+   coming) returns every rollup row whose sums differ from the ledger's and every ledger group that
+   has no rollup row.
+2. The ledger against its sources: every registered source checker (``register_source_checker``) reports
+   what differs between the entries of its sources and the source records. This module registers the
+   checker for off-shop sales; the orders and counter-sale domains register theirs the same way.
+
+Each run is recorded (``AidReconciliationRun``: when, what was checked, result, the first differences) for
+the dashboard. Nothing is changed unless asked: ``repair=True`` rebuilds the rollups from the ledger (the
+ledger is the truth) under a table lock and says so in the run and the log. The ledger itself is never
+rewritten here; a source difference needs a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, null, or_, select, text, union_all
+
+from shop.aid.models import AidEntry, AidReconciliationRun, AidRollup, OffshopSale
+from shop.core.db import atomic, db, in_unit_of_work, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_REPORTED = 200  # differences stored per run; the count is always complete
+DIMS = (
+    "programme_id",
+    "day",
+    "channel",
+    "category_id",
+    "product_id",
+    "producer_id",
+    "township",
+    "location_id",
+    "qualifying",
+    "direct_purchase",
+)
+SUMS = ("amount_fen", "quantity", "entries")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One thing that does not add up: which check saw it, on what, and the two sides."""
+
+    check: str
+    key: str
+    recorded: Any
+    expected: Any
+    detail: str = ""
+
+
+SourceChecker = Callable[[], Iterable[Difference]]
+_CHECKERS: dict[str, SourceChecker] = {}
+
+
+def register_source_checker(name: str, checker: SourceChecker) -> None:
+    """Add a check of ledger entries against one kind of source (orders, counter sales, refunds...).
+
+    ``checker()`` runs inside the reconciliation's read transaction and yields a ``Difference`` for each
+    source whose counted entries do not match it. Registering the same name again replaces the checker.
+    """
+    _CHECKERS[name] = checker
+
+
+def source_checkers() -> dict[str, SourceChecker]:
+    return dict(_CHECKERS)
+
+
+def _ledger_groups():
+    e = AidEntry
+    cols = [getattr(e, d) for d in DIMS if d != "location_id"]
+    location = func.coalesce(e.location_id, 0)
+    return (
+        select(
+            *[c.label(c.key) for c in cols],
+            location.label("location_id"),
+            func.sum(e.amount_fen).label("amount_fen"),
+            func.sum(e.quantity).label("quantity"),
+            func.count().label("entries"),
+        )
+        .where(e.programme_id.is_not(None))
+        .group_by(*cols, location)
+        .subquery("ledger")
+    )
+
+
+def rollup_differences(limit: int = MAX_REPORTED) -> tuple[list[Difference], int]:
+    """Compare every rollup row with the ledger; return the first ``limit`` differences and their count."""
+    ledger = _ledger_groups()
+    r = AidRollup.__table__
+    same_dims = and_(*(r.c[d] == ledger.c[d] for d in DIMS))
+    mismatch = or_(*(r.c[s] != ledger.c[s] for s in SUMS))
+    recorded_vs_ledger = (
+        select(
+            *(r.c[d].label(d) for d in DIMS),
+            *(r.c[s].label(f"rec_{s}") for s in SUMS),
+            *(ledger.c[s].label(f"led_{s}") for s in SUMS),
+        )
+        .select_from(r.outerjoin(ledger, same_dims))
+        .where(or_(ledger.c.entries.is_(None), mismatch))
+    )
+    missing = (
+        select(
+            *(ledger.c[d].label(d) for d in DIMS),
+            *(null().label(f"rec_{s}") for s in SUMS),
+            *(ledger.c[s].label(f"led_{s}") for s in SUMS),
+        )
+        .select_from(ledger.outerjoin(r, same_dims))
+        .where(r.c.id.is_(None))
+    )
+    both = union_all(recorded_vs_ledger, missing).subquery("diff")
+    rows = db.session.execute(
+        select(both, func.count().over().label("n")).order_by(both.c.programme_id, both.c.day).limit(limit)
+    ).all()
+    diffs = []
+    for row in rows:
+        m = row._mapping
+        key = " ".join(f"{d}={m[d]}" for d in DIMS)
+        recorded = None if m["rec_entries"] is None else {s: int(m[f"rec_{s}"]) for s in SUMS}
+        expected = None if m["led_entries"] is None else {s: int(m[f"led_{s}"]) for s in SUMS}
+        detail = (
+            "rollup row without ledger entries"
+            if expected is None
+            else (
+                "ledger entries without a rollup row"
+                if recorded is None
+                else "rollup sums differ from the ledger"
+            )
+        )
+        diffs.append(Difference("rollups", key, recorded, expected, detail))
+    return diffs, (int(rows[0]._mapping["n"]) if rows else 0)
+
+
+def rebuild_rollups() -> int:
+    """Replace every rollup row by the ledger's sums; return the number of rows written.
+
+    On PostgreSQL the rollup table is locked first, so sales committing meanwhile wait and then add to
+    the rebuilt rows; their entries are either in the rebuild or add to it afterwards, never both.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("LOCK TABLE aid_rollup IN EXCLUSIVE MODE"))
+    db.session.execute(delete(AidRollup))
+    ledger = _ledger_groups()
+    db.session.execute(
+        insert(AidRollup).from_select([*DIMS, *SUMS], select(*(ledger.c[c] for c in (*DIMS, *SUMS))))
+    )
+    return int(db.session.scalar(select(func.count()).select_from(AidRollup)) or 0)
+
+
+def _record(run_id: int, **values: Any) -> None:
+    with atomic():
+        run = db.session.get(AidReconciliationRun, run_id)
+        for k, v in values.items():
+            setattr(run, k, v)
+
+
+def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliationRun:
+    """Check rollups and sources, record the run, and rebuild the rollups only if ``repair`` is asked.
+
+    Runs its own transactions (call it outside ``atomic()``): the run row is committed first, so even a
+    crash leaves a trace on the dashboard.
+    """
+    if in_unit_of_work():
+        raise RuntimeError("reconcile() manages its own transactions; call it outside atomic()")
+    with atomic():
+        run = AidReconciliationRun(
+            trigger=trigger[:40], repair=repair, status="running", checkers=[], differences=[]
+        )
+        db.session.add(run)
+    run_id = run.id
+    try:
+        db.session.rollback()  # a fresh read transaction for the checks
+        diffs, count = rollup_differences()
+        names = ["rollups"]
+        source_diffs: list[Difference] = []
+        for name, checker in sorted(_CHECKERS.items()):
+            names.append(name)
+            source_diffs.extend(checker())
+        entries = int(db.session.scalar(select(func.count()).select_from(AidEntry)) or 0)
+        rollups = int(db.session.scalar(select(func.count()).select_from(AidRollup)) or 0)
+        db.session.rollback()
+        status = "ok" if count == 0 and not source_diffs else "drift"
+        if repair and count:
+            from shop.audit.services import record as audit
+
+            with atomic():
+                written = rebuild_rollups()
+                audit(
+                    None,
+                    "aid.rollups_rebuilt",
+                    target_type="aid_reconciliation_run",
+                    target_id=run_id,
+                    differences=count,
+                    rows=written,
+                    trigger=trigger,
+                )
+            log.warning(
+                "aid reconciliation run %s: rebuilt %s rollup rows from the ledger (%s differences)",
+                run_id,
+                written,
+                count,
+            )
+            _, left = rollup_differences()
+            if left == 0 and not source_diffs:
+                status = "repaired"
+        for d in [*diffs, *source_diffs]:
+            log.error("aid reconciliation run %s: %s %s recorded=%s expected=%s %s",
+                      run_id, d.check, d.key, d.recorded, d.expected, d.detail)  # fmt: skip
+        _record(
+            run_id,
+            finished_at=utcnow(),
+            status=status,
+            entries_checked=entries,
+            rollups_checked=rollups,
+            checkers=names,
+            difference_count=count + len(source_diffs),
+            differences=[asdict(d) for d in [*diffs, *source_diffs][:MAX_REPORTED]],
+        )
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("aid reconciliation run %s failed", run_id)
+        _record(run_id, finished_at=utcnow(), status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    db.session.expire_all()
+    return db.session.get(AidReconciliationRun, run_id)
+
+
+def check_offshop_sales() -> Iterable[Difference]:
+    """Off-shop sales against their ledger entries.
+
+    Approved: entries of ``offline-sale:<id>`` sum to the sale's amount. Voided: those entries plus the
+    reversal ``offline-void:<id>`` sum to zero. Pending or rejected: no entries at all. And no entry
+    claims an off-shop source that does not exist. A sale's amount equals the sum of its lines.
+    """
+    from shop.aid.models import OffshopLine
+
+    e = AidEntry
+    ledger = {
+        source: int(amount)
+        for source, amount in db.session.execute(
+            select(e.source, func.sum(e.amount_fen))
+            .where(or_(e.source.like("offline-sale:%"), e.source.like("offline-void:%")))
+            .group_by(e.source)
+        )
+    }
+    lines = dict(
+        db.session.execute(
+            select(OffshopLine.sale_id, func.sum(OffshopLine.amount_fen)).group_by(OffshopLine.sale_id)
+        ).all()
+    )
+    seen = set()
+    for sale_id, status, amount in db.session.execute(
+        select(OffshopSale.id, OffshopSale.status, OffshopSale.amount_fen).order_by(OffshopSale.id)
+    ):
+        sale_src, void_src = f"offline-sale:{sale_id}", f"offline-void:{sale_id}"
+        seen.update((sale_src, void_src))
+        if int(lines.get(sale_id) or 0) != amount:
+            yield Difference(
+                "offshop", sale_src, amount, int(lines.get(sale_id) or 0), "amount differs from its lines"
+            )
+        want_sale = amount if status in ("approved", "voided") else 0
+        want_void = -amount if status == "voided" else 0
+        if ledger.get(sale_src, 0) != want_sale:
+            yield Difference(
+                "offshop", sale_src, ledger.get(sale_src, 0), want_sale, f"{status} sale counted wrongly"
+            )
+        if ledger.get(void_src, 0) != want_void:
+            yield Difference(
+                "offshop", void_src, ledger.get(void_src, 0), want_void, f"{status} sale reversed wrongly"
+            )
+    for source in sorted(set(ledger) - seen):
+        yield Difference(
+            "offshop", source, ledger[source], None, "entries for an off-shop sale that does not exist"
+        )
+
+
+register_source_checker("offshop", check_offshop_sales)

@@ -1,0 +1,354 @@
+"""Aid totals for officers and the public: read from the rollups, so they cost the same at any volume.
+
+What the figures mean (docs/aid.md says the same for officers):
+
+- ``total_fen``: every sale recorded in the aid ledger for the programme in the range (online, halls,
+  fairs, subscriptions, charity sales, work units), certified or not, net of refunds.
+- ``qualifying_fen``: the part whose producer held a valid aid certificate on the day of sale. Only this
+  counts toward the target: ``progress = qualifying_fen / target_fen``.
+- ``direct_purchase_fen`` + ``helped_sales_fen`` = ``qualifying_fen``: the reported split of the counted
+  amount (work units buying for themselves vs sales arranged for consumers).
+- Every breakdown item carries both ``total_fen`` and ``qualifying_fen``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import case, func, select
+
+from shop.accounts.models import User
+from shop.aid import cache
+from shop.aid.errors import BadDateRange, RangeTooLong
+from shop.aid.models import AidEntry, AidProgramme, AidReconciliationRun, AidRollup
+from shop.catalog.models import Category, Location, Producer
+from shop.core.db import db
+
+CHANNEL_NAMES: dict[str, tuple[str, str]] = {
+    "online": ("线上商城", "Online shop"),
+    "hall": ("扶贫展卖馆", "Exhibition halls"),
+    "fair": ("展会展销", "Trade fairs"),
+    "subscription": ("认购", "Subscriptions"),
+    "charity_sale": ("爱心义卖", "Charity sales"),
+    "work_unit": ("单位采购", "Work-unit purchases"),
+}
+NO_LOCATION = ("未指定地点", "No location")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def resolve_range(
+    programme: AidProgramme, start: date | None, end: date | None, *, max_days: int | None = None
+) -> DateRange:
+    """Default to the programme's period; refuse reversed ranges, ranges outside it, or too long ones."""
+    start = start or programme.starts_on
+    end = end or programme.ends_on
+    if start > end:
+        raise BadDateRange(
+            f"from ({start}) is after to ({end})", errors=[{"field": "from", "message": "after to"}]
+        )
+    if start < programme.starts_on or end > programme.ends_on:
+        raise BadDateRange(
+            f"the range must lie within the programme period {programme.starts_on}..{programme.ends_on}",
+            errors=[
+                {"field": "from" if start < programme.starts_on else "to", "message": "outside programme"}
+            ],
+        )
+    rng = DateRange(start, end)
+    if max_days is not None and rng.days > max_days:
+        raise RangeTooLong(
+            f"at most {max_days} days at a time ({rng.days} asked); give from and to",
+            errors=[{"field": "to", "message": f"more than {max_days} days after from"}],
+        )
+    return rng
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _month_expr():
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(AidRollup.day, "YYYY-MM")
+    return func.strftime("%Y-%m", AidRollup.day)
+
+
+def _months(rng: DateRange) -> list[str]:
+    out, y, m = [], rng.start.year, rng.start.month
+    while (y, m) <= (rng.end.year, rng.end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+class _Sums:
+    __slots__ = ("qualifying", "total")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.qualifying = 0
+
+    def add(self, amount: int, qualifying: bool) -> None:
+        self.total += amount
+        if qualifying:
+            self.qualifying += amount
+
+
+def _items(sums: dict, names: dict, extra: dict | None = None, *, by_key: bool = False) -> list[dict]:
+    rows = []
+    for key, s in sums.items():
+        name_zh, name_en = names.get(key, (str(key), str(key)))
+        item = {
+            "key": key,
+            "name": name_zh,
+            "name_en": name_en,
+            "total_fen": s.total,
+            "qualifying_fen": s.qualifying,
+        }
+        item.update((extra or {}).get(key, {}))
+        rows.append(item)
+    if by_key:
+        return sorted(rows, key=lambda r: r["key"])
+    return sorted(rows, key=lambda r: (-r["total_fen"], str(r["key"])))
+
+
+def _keyed_by_code(items: list[dict]) -> list[dict]:
+    for item in items:
+        item["key"] = item.pop("code")
+    return items
+
+
+def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
+    """Return the officer totals of ``programme`` between ``rng.start`` and ``rng.end`` (inclusive)."""
+    r = AidRollup
+    where = (r.programme_id == programme.id, r.day >= rng.start, r.day <= rng.end)
+    # One row per dimension combination over the whole range: bounded by the catalogue, not by sales.
+    rows = db.session.execute(
+        select(
+            r.channel,
+            r.category_id,
+            r.product_id,
+            r.producer_id,
+            r.township,
+            r.location_id,
+            r.qualifying,
+            r.direct_purchase,
+            func.sum(r.amount_fen),
+        )
+        .where(*where)
+        .group_by(
+            r.channel,
+            r.category_id,
+            r.product_id,
+            r.producer_id,
+            r.township,
+            r.location_id,
+            r.qualifying,
+            r.direct_purchase,
+        )
+    ).all()
+    month = _month_expr()
+    month_rows = db.session.execute(
+        select(month, r.qualifying, func.sum(r.amount_fen)).where(*where).group_by(month, r.qualifying)
+    ).all()
+
+    total = qualifying = direct = helped = 0
+    dims: dict[str, dict] = {
+        k: defaultdict(_Sums) for k in ("channel", "category", "producer", "township", "location")
+    }
+    by_product: dict[int, _Sums] = defaultdict(_Sums)
+    for channel, cat, prod, producer, township, loc, qual, dp, amount in rows:
+        amount = int(amount or 0)
+        total += amount
+        if qual:
+            qualifying += amount
+            if dp:
+                direct += amount
+            else:
+                helped += amount
+        dims["channel"][channel].add(amount, qual)
+        dims["category"][cat].add(amount, qual)
+        dims["producer"][producer].add(amount, qual)
+        dims["township"][township].add(amount, qual)
+        dims["location"][loc].add(amount, qual)
+        by_product[prod].add(amount, qual)
+    by_month: dict[str, _Sums] = {m: _Sums() for m in _months(rng)}
+    for m, qual, amount in month_rows:
+        by_month.setdefault(m, _Sums()).add(int(amount or 0), qual)
+
+    categories = {
+        c.id: c for c in db.session.scalars(select(Category).where(Category.id.in_(list(dims["category"]))))
+    }
+    producers = {
+        p.id: p for p in db.session.scalars(select(Producer).where(Producer.id.in_(list(dims["producer"]))))
+    }
+    locations = {
+        loc.id: loc
+        for loc in db.session.scalars(select(Location).where(Location.id.in_(list(dims["location"]))))
+    }
+    reached = [pid for pid, s in dims["producer"].items() if s.qualifying > 0]
+    township_en = {p.township: p.township_en or p.township for p in producers.values()}
+
+    by_location = _items(
+        dims["location"],
+        {i: (loc.name_zh, loc.name_en) for i, loc in locations.items()} | {0: NO_LOCATION},
+        {i: {"code": loc.code, "kind": loc.kind} for i, loc in locations.items()}
+        | {0: {"code": None, "kind": None}},
+    )
+    _keyed_by_code(by_location)
+    by_producer = _items(
+        dims["producer"],
+        {i: (p.name_zh, p.name_en) for i, p in producers.items()},
+        {
+            i: {"township": p.township, "linked_households": p.linked_households, "code": p.code}
+            for i, p in producers.items()
+        },
+    )
+    return {
+        "programme": {"code": programme.code, "name": programme.name_zh, "name_en": programme.name_en},
+        "from": rng.start,
+        "to": rng.end,
+        "currency": "CNY",
+        "target_fen": programme.target_fen,
+        "total_fen": total,
+        "qualifying_fen": qualifying,
+        "non_qualifying_fen": total - qualifying,
+        "progress": _ratio(qualifying, programme.target_fen),
+        "direct_purchase_fen": direct,
+        "helped_sales_fen": helped,
+        "by_channel": _items(dims["channel"], CHANNEL_NAMES),
+        "by_category": _keyed_by_code(
+            _items(
+                dims["category"],
+                {i: (c.name_zh, c.name_en) for i, c in categories.items()},
+                {i: {"code": c.code} for i, c in categories.items()},
+            )
+        ),
+        "by_producer": by_producer,
+        "by_township": _items(dims["township"], {t: (t, township_en.get(t, t)) for t in dims["township"]}),
+        "by_location": by_location,
+        "by_month": _items(by_month, {m: (m, m) for m in by_month}, by_key=True),
+        "producers_reached": len(reached),
+        "products_reached": sum(1 for s in by_product.values() if s.qualifying > 0),
+        # Each producer's registered figure, counted once however many sales it had.
+        "households_linked": sum(producers[pid].linked_households for pid in reached),
+        "targets": _target_progress(programme, dims["channel"], dims["location"], locations),
+        "as_of": datetime.now(UTC),
+    }
+
+
+def _target_progress(
+    programme: AidProgramme, by_channel: dict, by_location: dict, locations: dict
+) -> list[dict]:
+    out = []
+    for t in programme.targets:
+        if t.channel is not None:
+            counted = by_channel[t.channel].qualifying if t.channel in by_channel else 0
+            name_zh, name_en = CHANNEL_NAMES[t.channel]
+            out.append({"kind": "channel", "key": t.channel, "name": name_zh, "name_en": name_en})
+        else:
+            counted = by_location[t.location_id].qualifying if t.location_id in by_location else 0
+            loc = locations.get(t.location_id) or db.session.get(Location, t.location_id)
+            out.append({"kind": "location", "key": loc.code, "name": loc.name_zh, "name_en": loc.name_en})
+        out[-1].update(
+            target_fen=t.target_fen, qualifying_fen=counted, progress=_ratio(counted, t.target_fen)
+        )
+    return out
+
+
+def compute_progress(programme: AidProgramme) -> dict:
+    """The public figures: counted (qualifying) total and progress, nothing about buyers or producers."""
+    total = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(AidRollup.amount_fen), 0)).where(
+                AidRollup.programme_id == programme.id, AidRollup.qualifying.is_(True)
+            )
+        )
+        or 0
+    )
+    return {
+        "code": programme.code,
+        "name": programme.name_zh,
+        "name_en": programme.name_en,
+        "starts_on": programme.starts_on.isoformat(),
+        "ends_on": programme.ends_on.isoformat(),
+        "target_fen": programme.target_fen,
+        "total_fen": total,
+        "currency": "CNY",
+        "progress": _ratio(total, programme.target_fen),
+        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def public_progress(programme: AidProgramme) -> dict:
+    """``compute_progress``, cached like the storefront banner."""
+    return cache.cached(cache.PROGRESS_KEY.format(id=programme.id), lambda: compute_progress(programme))
+
+
+def work_unit_totals(
+    programme: AidProgramme, rng: DateRange, *, page: int, per_page: int
+) -> tuple[list[dict], int]:
+    """Registered work units with their direct purchases in the range, the biggest buyers first."""
+    e = AidEntry
+    direct = func.sum(case((e.direct_purchase.is_(True), e.amount_fen), else_=0))
+    agg = (
+        select(
+            e.buyer_id.label("buyer_id"),
+            direct.label("direct_fen"),
+            func.sum(
+                case((e.direct_purchase.is_(True) & e.qualifying.is_(True), e.amount_fen), else_=0)
+            ).label("qualifying_fen"),
+            func.count(func.distinct(case((e.reverses_id.is_(None), e.source)))).label("purchases"),
+            func.max(e.day).label("last_day"),
+        )
+        .where(e.programme_id == programme.id, e.buyer_id.is_not(None), e.day >= rng.start, e.day <= rng.end)
+        .group_by(e.buyer_id)
+        .subquery()
+    )
+    base = select(User).where(User.buyer_kind == "work_unit")
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = db.session.execute(
+        select(User, agg.c.direct_fen, agg.c.qualifying_fen, agg.c.purchases, agg.c.last_day)
+        .outerjoin(agg, agg.c.buyer_id == User.id)
+        .where(User.buyer_kind == "work_unit")
+        .order_by(func.coalesce(agg.c.direct_fen, 0).desc(), User.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    items = [
+        {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "invoice_title": user.invoice_title,
+            "tax_id": user.tax_id,
+            "direct_purchase_fen": int(direct_fen or 0),
+            "qualifying_fen": int(qual_fen or 0),
+            "purchases": int(purchases or 0),
+            "last_purchase_on": last_day,
+            "currency": "CNY",
+        }
+        for user, direct_fen, qual_fen, purchases, last_day in rows
+    ]
+    return items, total
+
+
+def recent_runs(limit: int = 10) -> list[AidReconciliationRun]:
+    """The latest reconciliation runs, newest first."""
+    return list(
+        db.session.scalars(
+            select(AidReconciliationRun)
+            .order_by(AidReconciliationRun.started_at.desc(), AidReconciliationRun.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,27 @@
+"""Aid tasks: the nightly reconciliation."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.aid.reconcile", ignore_result=True)
+def reconcile_task() -> int:
+    """Check aid rollups against the ledger and the ledger against its sources; record the run.
+
+    Only reports (never repairs). Claims its period first, so a second beat or a redelivered message
+    does not run it twice the same night. Returns the difference count.
+    """
+    from shop.aid.reconcile import reconcile
+    from workers.tasks import claim_period
+
+    if not claim_period("shop.aid.reconcile"):
+        return 0
+    run = reconcile(repair=False, trigger="task")
+    if run.status != "ok":
+        log.error("aid reconciliation run %s: %s, %s differences", run.id, run.status, run.difference_count)
+    return run.difference_count
