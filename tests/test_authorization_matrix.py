@@ -272,6 +272,7 @@ ROWS: dict[str, Row] = {
         lambda w: "/api/v1/fulfilment/locations/DL-WX/handovers",
         lambda w: {"code": "000000"},
         [401, 403, 403, 403, 403, 404],
+    ),
     # -- aid accounting (public progress; everything else for aid officers and admins)
     "aid programmes": ("GET", lambda w: "/api/v1/aid/programmes", lambda w: None, [200] * 6),
     "aid progress": ("GET", lambda w: f"{AID}/progress", lambda w: None, [200] * 6),
