@@ -66,11 +66,31 @@ class Settings(BaseSettings):
 
     # Outbox relay: publish right after commit, sweep what is older than this.
     OUTBOX_STALE_SECONDS: int = Field(default=60, ge=1)
+    # A message published but not completed, and not seen by a worker for this long, is sent again (it
+    # was lost with a killed worker or a restarted broker). Above the longest retry backoff plus the
+    # task time limit (config/celery.py), and above the longest queue wait you expect in a backlog.
+    OUTBOX_REDELIVER_SECONDS: int = Field(default=900, ge=1)
+    # After this many publications without completing, a message is marked failed (queues page).
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=10, ge=1, le=1000)
+    # After a failed publish, this process leaves new messages to the sweep for this long, so requests
+    # do not each wait for a broker connection timeout during an outage.
+    OUTBOX_BROKER_PAUSE_SECONDS: float = Field(default=10.0, ge=0, le=600)
+    # Completed outbox rows and task failure records are deleted after this many days.
+    OUTBOX_RETENTION_DAYS: int = Field(default=14, ge=1)
     # "celery" publishes to the broker; "inline" runs the task in-process after commit (tests, tools).
     OUTBOX_DELIVERY: Literal["celery", "inline"] = "celery"
     CELERY_ALWAYS_EAGER: bool = False
     # Multiplies every beat interval; tests shrink it to see many periods in a few seconds.
     BEAT_INTERVAL_SCALE: float = Field(default=1.0, gt=0, le=100)
+
+    # Fulfilment and hall reports.
+    # Test/chaos knob: every fulfilment step that does work sleeps this long inside its transaction, so
+    # a crash test can kill a worker mid-batch without guessing. Keep 0 in production.
+    FULFILMENT_STEP_DELAY_MS: int = Field(default=0, ge=0, le=60_000)
+    # Stripe payments still pending after this many minutes are checked with Stripe (missed webhooks).
+    STALE_PAYMENT_MINUTES: int = Field(default=10, ge=1, le=24 * 60)
+    # Lots whose best-before date is within this many days are listed in the operators' stock alerts.
+    EXPIRING_LOT_DAYS: int = Field(default=7, ge=0, le=365)
 
     SESSION_COOKIE_SECURE: bool = False
 
@@ -128,6 +148,16 @@ class Settings(BaseSettings):
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")
             if not self.SESSION_COOKIE_SECURE:
                 raise ConfigError("production needs SESSION_COOKIE_SECURE=true (HTTPS-only cookies)")
+        if self.SHOP_PROFILE == "production":
+            from config.celery import MAX_BACKOFF_SECONDS, TASK_TIME_LIMIT
+
+            if self.OUTBOX_REDELIVER_SECONDS <= MAX_BACKOFF_SECONDS + TASK_TIME_LIMIT:
+                raise ConfigError(
+                    "OUTBOX_REDELIVER_SECONDS must exceed the longest retry backoff plus the task time "
+                    f"limit ({MAX_BACKOFF_SECONDS + TASK_TIME_LIMIT} s), or live tasks would be sent twice"
+                )
+            if self.FULFILMENT_STEP_DELAY_MS:
+                raise ConfigError("FULFILMENT_STEP_DELAY_MS is a test knob; keep it 0 in production")
         if self.PAYMENT_GATEWAY == "stripe":
             if not self.STRIPE_SECRET_KEY:
                 raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY")

@@ -94,6 +94,7 @@ def _register_models() -> None:
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
+    import shop.fulfillment.models
     import shop.inventory.models
     import shop.notifications.models
     import shop.orders.models
@@ -111,6 +112,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
+    from shop.fulfillment import api as fulfilment_api
+    from shop.fulfillment import views as fulfilment_views
     from shop.inventory import api as inventory_api
     from shop.inventory import views as inventory_views
     from shop.ops import views as ops_views
@@ -129,6 +132,8 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(orders_api.blp)
     api.register_blueprint(payments_api.blp)
     app.register_blueprint(orders_views.bp)
+    api.register_blueprint(fulfilment_api.blp)
+    app.register_blueprint(fulfilment_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(accounts_views.bp)

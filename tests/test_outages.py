@@ -177,7 +177,9 @@ def test_redis_outage_orders_still_accepted_and_dispatched_when_it_returns(app, 
         db.session.rollback()
         pending = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))))
         assert any(m.task == "shop.fulfilment.fulfil_order" for m in pending)
-        assert all(m.attempts >= 1 and m.last_error for m in pending)
+        # The first publish failed; the rest were left to the sweep without waiting on the dead broker
+        # (OUTBOX_BROKER_PAUSE_SECONDS).
+        assert any(m.attempts >= 1 and m.last_error for m in pending)
 
         redis.start()
         with shop.app_context():

@@ -1,138 +1,149 @@
 """Bind Celery to the Flask app so every task runs inside an application context.
 
-Reliability settings live here, each with the failure it protects against. Brokers: Redis in production;
-on the embedded default kombu's file-system transport, which needs no server but drops a message that a
-killed worker had taken. Both are made safe by the transactional outbox (the sweep re-sends what was not
-confirmed) and by tasks that are idempotent (take ids, reload, check state).
+The reliability settings (late acknowledgement, reject on worker lost, prefetch 1, time limits, queues,
+retries with backoff and jitter, the beat schedule) live in ``config/celery.py``, each with the failure
+it protects against. This module adds what needs the app: the task base class that runs tasks in an app
+context, tells the outbox when a task it sent has started and finished, and records failures; and the
+guard that refuses to publish a message from inside an open unit of work.
 """
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, Task
-from celery.schedules import crontab
 from flask import Flask
-from sqlalchemy.exc import OperationalError
 
-from config import Settings
+from config.celery import (  # noqa: F401  (re-exported for callers of workers.app)
+    MAX_BACKOFF_SECONDS,
+    TASK_RETRY,
+    VISIBILITY_TIMEOUT_SECONDS,
+    beat_interval,
+    celery_config,
+)
 
-# Longest delay a task may be scheduled or retried with; the visibility timeout must exceed it, or Redis
-# would hand a still-waiting message to a second worker.
-MAX_BACKOFF_SECONDS = 600
-VISIBILITY_TIMEOUT_SECONDS = 3600
-
-
-def celery_config(settings: Settings) -> dict:
-    """Celery settings; each one names the failure it protects against."""
-    conf: dict = {
-        "broker_url": settings.CELERY_BROKER_URL,
-        "task_ignore_result": True,
-        "result_backend": None,
-        # Acknowledge a message only after the task ran: a worker killed mid-task leaves it for another.
-        "task_acks_late": True,
-        # ...and when the worker process dies (SIGKILL, OOM) the message is requeued, not acknowledged.
-        "task_reject_on_worker_lost": True,
-        # One message at a time per process, so a crash strands at most one and queues stay fair.
-        "worker_prefetch_multiplier": 1,
-        # A stuck task (a hung socket) is interrupted, then killed, instead of blocking its process forever.
-        "task_soft_time_limit": 120,
-        "task_time_limit": 180,
-        # If the broker connection drops, stop long tasks rather than run them twice after redelivery.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_always_eager": settings.CELERY_ALWAYS_EAGER,
-        "task_serializer": "json",
-        "accept_content": ["json"],
-        "timezone": "Asia/Shanghai",
-        "enable_utc": True,
-        "broker_connection_retry_on_startup": True,
-        # Separate queues so a flood of report work cannot delay payments or fulfilment.
-        "task_default_queue": "default",
-        "task_routes": {
-            "shop.payments.*": {"queue": "payments"},
-            "shop.orders.*": {"queue": "payments"},
-            "shop.fulfilment.*": {"queue": "fulfilment"},
-            "shop.aid.*": {"queue": "reports"},
-            "shop.stock.*": {"queue": "reports"},
-            "shop.reports.*": {"queue": "reports"},
-        },
-        "beat_schedule": {
-            # Relay outbox rows whose after-commit publish failed (broker down, process killed).
-            "outbox-sweep": {"task": "shop.outbox.sweep", "schedule": 30.0},
-            # Unpaid orders give their reserved stock back once RESERVATION_MINUTES have passed.
-            "orders-expire-unpaid": {"task": "shop.orders.expire_unpaid", "schedule": 60.0},
-            "stock-reconcile-nightly": {
-                "task": "shop.stock.reconcile",
-                "schedule": crontab(hour=2, minute=15),
-            },
-            # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
-            "aid-reconcile-nightly": {
-                "task": "shop.aid.reconcile",
-                "schedule": crontab(hour=2, minute=40),
-            },
-        },
-    }
-    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        conf["broker_transport_options"] = {
-            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
-            # Do not hang a web request when Redis is down: fail fast, the outbox sweep re-sends later.
-            "max_retries": 1,
-            "socket_connect_timeout": 2,
-            "socket_timeout": 5,
-        }
-        conf["broker_connection_timeout"] = 2
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        folder = settings.broker_folder
-        for sub in ("out", "processed"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        conf["broker_transport_options"] = {
-            "data_folder_in": str(folder / "out"),
-            "data_folder_out": str(folder / "out"),
-            "processed_folder": str(folder / "processed"),
-            "store_processed": False,
-        }
-    scale = settings.BEAT_INTERVAL_SCALE
-    if scale != 1.0:
-        for entry in conf["beat_schedule"].values():
-            if isinstance(entry["schedule"], int | float):
-                entry["schedule"] = max(0.2, entry["schedule"] * scale)
-    return conf
+log = logging.getLogger(__name__)
 
 
-def beat_interval(task_name: str, settings: Settings) -> float:
-    """The period of a scheduled task in seconds (crontab jobs: one day), as scaled for this process."""
-    for entry in celery_config(settings)["beat_schedule"].values():
-        if entry["task"] == task_name:
-            sched = entry["schedule"]
-            return float(sched) if isinstance(sched, int | float) else 86400.0 * settings.BEAT_INTERVAL_SCALE
-    return 0.0
+def _track(mark, message_id: int) -> None:
+    """Tell the outbox about a message; never fail the task for it (the database may be failing over):
+    at worst the sweep sends the message once more and the idempotent task does nothing."""
+    try:
+        mark(message_id)
+    except Exception as exc:
+        from shop.core.db import db
+
+        db.session.rollback()
+        log.warning("could not record outbox message %s: %s", message_id, exc)
+
+
+def _header(request, name: str):
+    headers = getattr(request, "headers", None) or {}
+    return getattr(request, name, None) or headers.get(name)
+
+
+class ShopCelery(Celery):
+    """Celery that refuses to publish from inside an open unit of work.
+
+    A message published inside a transaction could announce a change that then rolls back, or reach a
+    worker before the commit it depends on. Side effects go through ``shop.core.outbox.enqueue``, which
+    publishes after the commit. (``Task.apply_async``, ``.delay()`` and retries all go through here.)
+    """
+
+    def send_task(self, name, *args, **kwargs):
+        from shop.core.db import in_unit_of_work
+
+        if in_unit_of_work():
+            raise RuntimeError(f"{name} published inside atomic(): use shop.core.outbox.enqueue()")
+        return super().send_task(name, *args, **kwargs)
+
+
+def guard_redis_restore_on_lost_connection() -> None:
+    """Keep a worker alive when Redis goes away while it holds unacknowledged messages.
+
+    On connection loss Celery closes the channel, and kombu (5.7) then tries to push the messages it had
+    taken back to Redis through a connection it has already released: an AttributeError that Celery
+    treats as unrecoverable, leaving the worker hung in shutdown (reproduced by
+    tests/workers/test_broker_outage.py). Those messages are still in Redis's ``unacked`` set, restored
+    after the visibility timeout, and the outbox sends them again sooner; so giving up the restore and
+    letting the consumer reconnect loses nothing.
+    """
+    from kombu.transport import redis as kombu_redis
+
+    original = kombu_redis.QoS.restore_unacked
+    if getattr(original, "shop_guarded", False):
+        return
+
+    def restore_unacked(self, client=None):
+        try:
+            return original(self, client)
+        except AttributeError as exc:  # the channel's connection is gone (see above)
+            log.warning("could not restore unacknowledged messages on a lost connection: %s", exc)
+            return None
+
+    restore_unacked.shop_guarded = True  # type: ignore[attr-defined]
+    restore_unacked.shop_original = original  # type: ignore[attr-defined]
+    kombu_redis.QoS.restore_unacked = restore_unacked
 
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
-        # Transient database trouble (failover, restart) is retried with exponential backoff and jitter,
-        # capped below the visibility timeout.
-        autoretry_for = (OperationalError,)
-        retry_backoff = True
-        retry_backoff_max = MAX_BACKOFF_SECONDS
-        retry_jitter = True
-        max_retries = 8
+        autoretry_for = TASK_RETRY["autoretry_for"]
+        retry_backoff = TASK_RETRY["retry_backoff"]
+        retry_backoff_max = TASK_RETRY["retry_backoff_max"]
+        retry_jitter = TASK_RETRY["retry_jitter"]
+        max_retries = TASK_RETRY["max_retries"]
 
         def __call__(self, *args, **kwargs):
             from shop.ops.logging import request_id_var
 
-            headers = getattr(self.request, "headers", None) or {}
-            rid = getattr(self.request, "shop_request_id", None) or headers.get("shop_request_id") or "-"
+            rid = _header(self.request, "shop_request_id") or "-"
+            outbox_id = None if self.request.is_eager else _header(self.request, "shop_outbox_id")
             token = request_id_var.set(rid)
             with app.app_context():
-                try:
-                    return self.run(*args, **kwargs)
-                finally:
-                    from shop.core.db import db
+                from shop.core import outbox
+                from shop.core.db import db
 
+                try:
+                    if outbox_id:
+                        # Seen alive: the sweep does not re-send a message whose task is running or
+                        # waiting for its retry.
+                        _track(outbox.mark_seen, int(outbox_id))
+                    result = self.run(*args, **kwargs)
+                    if outbox_id:
+                        _track(outbox.mark_completed, int(outbox_id))
+                    return result
+                finally:
                     db.session.remove()
                     request_id_var.reset(token)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask)
-    celery_app.config_from_object(celery_config(app.extensions["settings"]))
+        def on_failure(self, exc, task_id, args, kwargs, einfo):
+            # Runs after the task gave up (no retry left, or an error that is not retried).
+            try:
+                with app.app_context():
+                    from shop.core.db import db
+                    from shop.core.outbox import record_failure
+
+                    try:
+                        outbox_id = _header(self.request, "shop_outbox_id")
+                        record_failure(
+                            task=self.name,
+                            task_id=task_id or "",
+                            kwargs=kwargs or {},
+                            error=f"{exc.__class__.__name__}: {exc}",
+                            traceback=str(einfo or ""),
+                            outbox_id=int(outbox_id) if outbox_id else None,
+                        )
+                    finally:
+                        db.session.remove()
+            except Exception:  # recording must never hide the original failure
+                log.exception("could not record the failure of %s %s", self.name, task_id)
+
+    settings = app.extensions["settings"]
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        guard_redis_restore_on_lost_connection()
+    celery_app = ShopCelery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_config(settings))
     celery_app.set_default()
     import workers.tasks  # noqa: F401  (registers the shop's tasks on this app)
 

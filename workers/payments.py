@@ -45,3 +45,14 @@ def cancel_intent_task(self, payment_id: int) -> None:
     except GatewayUnavailable as exc:
         _retry(self, exc)
         raise
+
+
+@shared_task(name="shop.payments.sync_stale", ignore_result=True)
+def sync_stale_task() -> dict:
+    """Ask Stripe about payments still pending (missed webhooks) and apply them as the webhook would."""
+    from shop.payments.sync import sync_stale_payments
+    from workers.tasks import claim_period
+
+    if not claim_period("shop.payments.sync_stale"):
+        return {}
+    return sync_stale_payments()

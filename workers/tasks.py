@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 
 def claim_period(task_name: str) -> bool:
     """Claim this run of a scheduled task; False when another scheduler already ran it this period."""
+    from config.celery import beat_interval
     from shop.core.periodic import claim_run
-    from workers.app import beat_interval
 
     every = beat_interval(task_name, current_app.extensions["settings"])
     if every <= 0:
@@ -36,6 +36,16 @@ def outbox_sweep_task() -> int:
     if not claim_period("shop.outbox.sweep"):
         return 0
     return sweep()
+
+
+@shared_task(name="shop.outbox.purge", ignore_result=True)
+def outbox_purge_task() -> int:
+    """Delete completed outbox rows and task failure records past their retention."""
+    from shop.core.outbox import purge
+
+    if not claim_period("shop.outbox.purge"):
+        return 0
+    return purge(older_than_days=current_app.extensions["settings"].OUTBOX_RETENTION_DAYS)
 
 
 @shared_task(name="shop.stock.reconcile", ignore_result=True)
@@ -61,5 +71,7 @@ def send_notification_task(notification_id: int) -> str:
 
 import workers.aid  # noqa: E402  (registers shop.aid.* tasks)
 import workers.bench  # noqa: E402  (registers the benchmark baseline shop.bench.noop)
+import workers.fulfilment  # noqa: E402  (registers shop.fulfilment.* tasks)
 import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
-import workers.payments  # noqa: E402, F401  (registers shop.payments.* tasks)
+import workers.payments  # noqa: E402  (registers shop.payments.* tasks)
+import workers.reports  # noqa: E402, F401  (registers shop.reports.* tasks)

@@ -11,10 +11,17 @@ from shop.core.db import db, utcnow
 
 
 class OutboxMessage(db.Model):
-    """A Celery task to send, written in the same transaction as the state change that needs it."""
+    """A Celery task to send, written in the same transaction as the state change that needs it.
+
+    Life: written -> sent (published) -> seen (a worker started it) -> completed; or failed after
+    OUTBOX_MAX_ATTEMPTS publications without completing (see ``shop.core.outbox``).
+    """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbox_unsent", "sent_at", "created_at"),
+        Index("ix_outbox_open", "completed_at", "failed_at", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(120))
@@ -22,10 +29,30 @@ class OutboxMessage(db.Model):
     queue: Mapped[str] = mapped_column(String(40), default="default")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Last time a worker started (or retried) its task: it is alive, the sweep leaves it alone.
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     # The web request that caused it, so the task's logs can be joined to the request's.
     request_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TaskFailure(db.Model):
+    """A Celery task that gave up (no retries left, or an error that is not retried): shown on the
+    queues page so someone looks at it."""
+
+    __tablename__ = "task_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(120))
+    task_id: Mapped[str] = mapped_column(String(64), default="")
+    kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    traceback: Mapped[str] = mapped_column(Text, default="")
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class IdempotencyRecord(db.Model):

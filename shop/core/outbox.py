@@ -1,28 +1,44 @@
-"""Transactional outbox: side effects leave only after the commit that justifies them.
+"""Transactional outbox: side effects leave only after the commit that justifies them, and nothing is lost.
 
 ``enqueue()`` writes an OutboxMessage in the current unit of work and asks for a relay right after the
-commit. The relay publishes the message to Celery and marks it sent. If publishing fails (broker down,
-process killed between commit and publish), the row stays unsent and ``sweep()``, run by beat, sends it
-later. A message may therefore be delivered more than once: every task is idempotent.
+commit. The relay publishes the message to Celery and marks it sent. A message then goes through:
 
-``OUTBOX_DELIVERY=inline`` runs the task in-process with Celery's own ``apply`` right after commit, for
-tests and tools that have no worker running; the default ``celery`` publishes to the broker.
+    written -> sent (published) -> seen (a worker started it) -> completed (the task finished)
+
+- Publishing failed (broker down, process killed between commit and publish): the row stays unsent and
+  ``sweep()``, run by beat, sends it once it is older than ``OUTBOX_STALE_SECONDS``.
+- Published but never completed (the embedded file broker drops a message a killed worker had taken; a
+  Redis restart without persistence drops its queues): ``sweep()`` sends it again once nothing has been
+  heard of it for ``OUTBOX_REDELIVER_SECONDS``. A task waiting for its retry touches ``seen_at`` on every
+  attempt, so it is not re-sent while alive. After ``OUTBOX_MAX_ATTEMPTS`` publications the row is marked
+  failed and shown on the queues page, where an admin can send it again.
+
+A message may therefore be delivered more than once: every task is idempotent (takes ids, reloads,
+checks state).
+
+While the broker is unreachable, the after-commit relay of this process pauses for
+``OUTBOX_BROKER_PAUSE_SECONDS`` after a failure, so buyers' requests do not each wait for a connection
+timeout; the rows wait for the sweep. ``OUTBOX_DELIVERY=inline`` runs the task in-process with Celery's
+own ``apply`` right after commit, for tests and tools that have no worker running.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
-from shop.core.models import OutboxMessage
+from shop.core.models import OutboxMessage, TaskFailure
 
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "payments", "fulfilment", "reports")
+_PAUSE_KEY = "shop.outbox.paused_until"
 
 
 def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessage:
@@ -37,41 +53,70 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
     db.session.add(msg)
     db.session.flush()
     msg_id = msg.id
-    after_commit(lambda: relay([msg_id]))
+    after_commit(lambda: relay([msg_id], from_hook=True))
     return msg
 
 
-def _publish(msg: OutboxMessage) -> None:
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _publish(msg: OutboxMessage) -> bool:
+    """Send one message; return True when the task already ran (inline delivery)."""
     celery_app = current_app.extensions["celery"]
-    if current_app.extensions["settings"].OUTBOX_DELIVERY == "inline":
-        result = celery_app.tasks[msg.task].apply(
-            kwargs=msg.payload, headers={"shop_request_id": msg.request_id or "-"}
-        )
+    headers = {"shop_request_id": msg.request_id or "-", "shop_outbox_id": msg.id}
+    if _settings().OUTBOX_DELIVERY == "inline":
+        result = celery_app.tasks[msg.task].apply(kwargs=msg.payload, headers=headers)
         if result.failed():
             raise RuntimeError(f"{msg.task} failed: {result.result!r}")
-        return
-    celery_app.send_task(
-        msg.task, kwargs=msg.payload, queue=msg.queue, headers={"shop_request_id": msg.request_id or "-"}
-    )
+        return True
+    celery_app.send_task(msg.task, kwargs=msg.payload, queue=msg.queue, headers=headers)
+    return False
 
 
-def relay(ids: list[int] | None = None, *, older_than_seconds: int | None = None, limit: int = 500) -> int:
+def _paused() -> bool:
+    return current_app.extensions.get(_PAUSE_KEY, 0.0) > time.monotonic()
+
+
+def relay(
+    ids: list[int] | None = None,
+    *,
+    older_than_seconds: int | None = None,
+    limit: int = 500,
+    from_hook: bool = False,
+) -> int:
     """Publish unsent messages (these ``ids``, or those older than the threshold); return how many."""
+    if from_hook and _paused():
+        return 0  # the broker failed moments ago: leave the rows to the sweep, answer the buyer now
     stmt = (
-        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.completed_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
     )
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(ids))
     if older_than_seconds is not None:
         stmt = stmt.where(OutboxMessage.created_at <= utcnow() - timedelta(seconds=older_than_seconds))
-    messages = list(db.session.scalars(stmt))
+    return _send(list(db.session.scalars(stmt)))
+
+
+def _send(messages: list[OutboxMessage]) -> int:
     db.session.rollback()  # end the read; each message is marked in its own small transaction
     sent = 0
     for msg in messages:
         try:
-            _publish(msg)
+            ran = _publish(msg)
         except Exception as exc:  # broker down, task failed inline: keep it for the sweep
             log.warning("outbox message %s (%s) not sent: %s", msg.id, msg.task, exc)
+            if _settings().OUTBOX_DELIVERY == "celery":
+                current_app.extensions[_PAUSE_KEY] = (
+                    time.monotonic() + _settings().OUTBOX_BROKER_PAUSE_SECONDS
+                )
             with atomic():
                 db.session.execute(
                     update(OutboxMessage)
@@ -79,22 +124,191 @@ def relay(ids: list[int] | None = None, *, older_than_seconds: int | None = None
                     .values(attempts=OutboxMessage.attempts + 1, last_error=str(exc)[:500])
                 )
             continue
+        current_app.extensions[_PAUSE_KEY] = 0.0
+        now = utcnow()
+        values = {"sent_at": now, "attempts": OutboxMessage.attempts + 1}
+        if ran:
+            values["completed_at"] = now
         with atomic():
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == msg.id, OutboxMessage.sent_at.is_(None))
-                .values(sent_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-            )
+            # Unconditional: a fast worker may already have marked it completed, which stays.
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id).values(**values))
         sent += 1
     return sent
 
 
+def redeliver(*, silent_for_seconds: int, limit: int = 500) -> int:
+    """Send again messages published but not completed and not seen for ``silent_for_seconds``.
+
+    A message published ``OUTBOX_MAX_ATTEMPTS`` times without completing is marked failed instead.
+    """
+    cutoff = utcnow() - timedelta(seconds=silent_for_seconds)
+    silent = and_(
+        OutboxMessage.sent_at.is_not(None),
+        OutboxMessage.completed_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.sent_at <= cutoff,
+        or_(OutboxMessage.seen_at.is_(None), OutboxMessage.seen_at <= cutoff),
+    )
+    max_attempts = _settings().OUTBOX_MAX_ATTEMPTS
+    with atomic():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(silent, OutboxMessage.attempts >= max_attempts)
+            .values(failed_at=utcnow(), last_error=f"not completed after {max_attempts} attempts")
+        )
+    messages = list(
+        db.session.scalars(select(OutboxMessage).where(silent).order_by(OutboxMessage.id).limit(limit))
+    )
+    for msg in messages:
+        log.warning("outbox message %s (%s) sent but never completed; sending it again", msg.id, msg.task)
+    return _send(messages)
+
+
 def sweep() -> int:
-    """Re-send messages that were not sent soon after their commit (run periodically by beat)."""
-    return relay(older_than_seconds=current_app.extensions["settings"].OUTBOX_STALE_SECONDS)
+    """Send what was not sent after its commit, and again what was sent but never completed (beat)."""
+    settings = _settings()
+    sent = relay(older_than_seconds=settings.OUTBOX_STALE_SECONDS)
+    return sent + redeliver(silent_for_seconds=settings.OUTBOX_REDELIVER_SECONDS)
+
+
+def mark_seen(message_id: int) -> None:
+    """A worker started (or retries) the message's task: it is alive, do not re-send it yet."""
+    with atomic():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
+            .values(seen_at=utcnow())
+        )
+
+
+def mark_completed(message_id: int) -> None:
+    """The message's task finished: the sweep never sends it again."""
+    with atomic():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
+            .values(completed_at=utcnow())
+        )
+
+
+def record_failure(
+    *, task: str, task_id: str, kwargs: dict, error: str, traceback: str, outbox_id: int | None
+) -> None:
+    """Keep a task that gave up, for the queues page; note the error on its outbox row."""
+    with atomic():
+        db.session.add(
+            TaskFailure(
+                task=task[:120],
+                task_id=task_id[:64],
+                kwargs=kwargs,
+                error=error[:1000],
+                traceback=traceback[-8000:],
+                outbox_id=outbox_id,
+            )
+        )
+        if outbox_id:
+            db.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(last_error=error[:500])
+            )
+
+
+def requeue(message_id: int) -> bool:
+    """Give a failed (or stuck) message a fresh start: the next relay or sweep sends it again."""
+    with atomic():
+        res = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
+            .values(failed_at=None, sent_at=None, seen_at=None, attempts=0, last_error="")
+        )
+        if res.rowcount == 1:
+            after_commit(lambda: relay([message_id]))
+        return res.rowcount == 1
+
+
+def purge(*, older_than_days: int) -> int:
+    """Delete completed messages and failure records older than ``older_than_days``; return how many."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    with atomic():
+        n = db.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.completed_at.is_not(None), OutboxMessage.completed_at < cutoff
+            )
+        ).rowcount
+        n += db.session.execute(delete(TaskFailure).where(TaskFailure.at < cutoff)).rowcount
+    return n
 
 
 def pending_count() -> int:
-    from sqlalchemy import func
+    """Messages written but not published yet (the broker was down, or the relay is paused)."""
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+            )
+        )
+        or 0
+    )
 
-    return db.session.scalar(select(func.count()).where(OutboxMessage.sent_at.is_(None))) or 0
+
+@dataclass(frozen=True)
+class OutboxStats:
+    unsent: int  # written, not yet published
+    in_flight: int  # published, not completed
+    failed: int  # given up after OUTBOX_MAX_ATTEMPTS
+    oldest_unsent_seconds: float
+
+
+def stats() -> OutboxStats:
+    """Counts for the queues page and metrics."""
+    from datetime import UTC
+
+    open_ = OutboxMessage.completed_at.is_(None)
+    live = OutboxMessage.failed_at.is_(None)
+    unsent = db.session.scalar(select(func.count()).where(open_, live, OutboxMessage.sent_at.is_(None)))
+    in_flight = db.session.scalar(select(func.count()).where(open_, live, OutboxMessage.sent_at.is_not(None)))
+    failed = db.session.scalar(select(func.count()).where(open_, OutboxMessage.failed_at.is_not(None)))
+    oldest = db.session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(open_, live, OutboxMessage.sent_at.is_(None))
+    )
+    age = 0.0
+    if oldest is not None:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        age = max(0.0, (utcnow() - oldest).total_seconds())
+    return OutboxStats(unsent or 0, in_flight or 0, failed or 0, age)
+
+
+# kombu's Redis transport keeps priorities 3, 6, 9 of queue "q" in lists "q\x06\x163" etc.
+_REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def queue_depths() -> dict[str, int] | None:
+    """Messages waiting in each Celery queue, read from the broker; None when it cannot be reached."""
+    settings = _settings()
+    url = settings.CELERY_BROKER_URL
+    if url.startswith(("redis://", "rediss://")):
+        import redis
+
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+            pipe = client.pipeline()
+            for q in QUEUES:
+                for suffix in _REDIS_PRIORITY_SUFFIXES:
+                    pipe.llen(q + suffix)
+            pipe.hlen("unacked")
+            counts = pipe.execute()
+        except redis.RedisError:
+            return None
+        per = len(_REDIS_PRIORITY_SUFFIXES)
+        out = {q: sum(counts[i * per : (i + 1) * per]) for i, q in enumerate(QUEUES)}
+        out["unacked"] = counts[-1]  # taken by a worker, not yet acknowledged
+        return out
+    if url.startswith("filesystem://"):
+        folder = settings.broker_folder / "out"
+        try:
+            names = [p.name for p in folder.iterdir()]
+        except OSError:
+            return None
+        return {q: sum(1 for n in names if n.endswith(f".{q}.msg")) for q in QUEUES}
+    return None

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -59,33 +59,24 @@ class _ScrapeCollector:
 
 
 def _outbox_samples():
-    from sqlalchemy import func, select
+    from shop.core.db import db
+    from shop.core.outbox import stats
 
-    from shop.core.db import db, utcnow
-    from shop.core.models import OutboxMessage
-
-    count, oldest = db.session.execute(
-        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))
-    ).one()
+    st = stats()
     db.session.rollback()
-    lag = 0.0
-    if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-        lag = max(0.0, (utcnow() - oldest).total_seconds())
-    return [({"measure": "pending"}, float(count)), ({"measure": "oldest_age_seconds"}, lag)]
+    return [
+        ({"measure": "pending"}, float(st.unsent)),
+        ({"measure": "in_flight"}, float(st.in_flight)),
+        ({"measure": "failed"}, float(st.failed)),
+        ({"measure": "oldest_age_seconds"}, st.oldest_unsent_seconds),
+    ]
 
 
 def _queue_samples():
-    settings = current_app.extensions["settings"]
-    if not settings.CELERY_BROKER_URL.startswith("redis"):
-        return []
-    import redis
+    from shop.core.outbox import QUEUES, queue_depths
 
-    from shop.core.outbox import QUEUES
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
-    return [({"queue": q}, float(client.llen(q))) for q in QUEUES]
+    depths = queue_depths() or {}
+    return [({"queue": q}, float(n)) for q, n in depths.items() if q in QUEUES]
 
 
 def _aid_samples():

@@ -121,6 +121,8 @@ class OrderOut(ma.Schema):
     refunds = f.List(f.Nested(RefundOut))
     needs_attention = f.Boolean()
     attention_note = f.String()
+    # The pickup code (buyer only) and status, or the parcel's courier and tracking number; null before.
+    fulfilment = f.Dict(allow_none=True)
 
 
 class OrderPage(ma.Schema):
@@ -204,6 +206,7 @@ def order_dict(order, *, staff: bool = False) -> dict:
     from sqlalchemy import select
 
     from shop.core.db import db
+    from shop.fulfillment.queries import fulfilment_of
     from shop.payments.models import Refund
 
     # Only a paid order can have refunds: a new order's answer needs no look.
@@ -271,7 +274,11 @@ def order_dict(order, *, staff: bool = False) -> dict:
         ],
         "payment": payment_dict(order),
         "refunds": [refund_dict(r) for r in refunds],
+        "fulfilment": fulfilment_of(order),
     }
+    if staff and out["fulfilment"] and out["fulfilment"]["kind"] == "pickup":
+        # The code is the buyer's proof at the counter: staff never see it.
+        out["fulfilment"].pop("code", None)
     if staff:
         out["needs_attention"] = order.needs_attention
         out["attention_note"] = order.attention_note

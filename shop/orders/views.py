@@ -161,16 +161,21 @@ def my_orders():
 @login_required
 def order_page(order_id: int):
     order = services.order_for_viewer(order_id, current_user)
+    from shop.fulfillment.queries import fulfilment_of
     from shop.orders.schemas import payment_dict
     from shop.payments.models import Refund
 
     refunds = Refund.query.filter_by(order_id=order.id).order_by(Refund.id).all()
+    fulfilment = fulfilment_of(order)
+    if fulfilment and order.user_id != current_user.id:
+        fulfilment.pop("code", None)  # the pickup code is the buyer's proof at the counter
     return render_template(
         "orders/order.html",
         order=order,
         payment=payment_dict(order),
         refunds=refunds,
         notices=services.notices_for(order),
+        fulfilment=fulfilment,
         returning_from_stripe=bool(request.args.get("payment_intent")),
     )
 

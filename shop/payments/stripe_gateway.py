@@ -93,6 +93,11 @@ class StripeGateway:
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
             raise GatewayUnavailable(f"Stripe unavailable: {exc}") from exc
 
+    def retrieve_intent(self, provider_ref: str) -> dict:
+        """The PaymentIntent as Stripe has it now, as a plain dict (what a webhook event would carry)."""
+        pi = self._call(self.client.v1.payment_intents.retrieve, provider_ref)
+        return pi.to_dict(for_json=True)
+
     def refund(self, refund, payment) -> RefundResult:
         try:
             r = self.client.v1.refunds.create(

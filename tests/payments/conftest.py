@@ -40,6 +40,13 @@ class StripeStandIn:
     down: bool = False
     counter: int = 0
 
+    def settle(self, intent_id: str, status: str = "succeeded") -> None:
+        """The buyer finished (or abandoned) the payment at Stripe; no webhook is sent."""
+        intent = self.intents[intent_id]
+        intent["status"] = status
+        if status == "succeeded":
+            intent["amount_received"] = intent["amount"]
+
     def posts(self, prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST" and r.path.startswith(prefix)]
 
@@ -78,6 +85,11 @@ class StripeStandIn:
                     }
                 }
             intent["status"] = "canceled"
+            return 200, intent
+        if req.path.startswith("/v1/payment_intents/") and req.method == "GET":
+            intent = self.intents.get(req.path.split("/")[3])
+            if intent is None:
+                return 404, {"error": {"type": "invalid_request_error", "message": "no such payment_intent"}}
             return 200, intent
         if req.path == "/v1/refunds" and req.method == "POST":
             rid = self._next("re")
@@ -122,7 +134,14 @@ def stripe_api() -> Iterator[StripeStandIn]:
 
 
 @pytest.fixture
-def stripe_shop(seeded, stripe_api):
+def hold_fulfilment(seeded, monkeypatch):
+    """Payment tests stop at ``paid``: the fulfilment message stays queued in the outbox instead of
+    running inline (the pipeline has its own tests in tests/fulfillment)."""
+    monkeypatch.delitem(seeded.extensions["celery"].tasks, "shop.fulfilment.fulfil_order")
+
+
+@pytest.fixture
+def stripe_shop(seeded, stripe_api, hold_fulfilment):
     """The seeded shop taking payments through Stripe (the stand-in), running outbox tasks inline."""
     settings = seeded.extensions["settings"]
     saved = {
@@ -149,7 +168,7 @@ def stripe_shop(seeded, stripe_api):
 
 
 @pytest.fixture
-def inline_outbox(seeded):
+def inline_outbox(seeded, hold_fulfilment):
     settings = seeded.extensions["settings"]
     settings.OUTBOX_DELIVERY = "inline"
     yield seeded

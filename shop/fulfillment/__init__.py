@@ -1,0 +1,1 @@
+"""Fulfilment: paid orders become picked parcels and pickups; operators ship, hand over, mark delivered."""

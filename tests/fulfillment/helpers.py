@@ -1,0 +1,82 @@
+"""Builders for fulfilment tests: paid orders placed and paid through the real services."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from shop.core.db import atomic, db
+from shop.fulfillment.models import PickupTicket, Shipment
+from shop.inventory.models import StockMovement
+from shop.notifications.models import Notification
+from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.payments.services import confirm_manual_payment
+from tests.orders.helpers import ADDRESS
+
+PICKUP = orders.DeliveryRequest(type="pickup", location="DL-HM")
+SHIP = orders.DeliveryRequest(
+    type="ship",
+    recipient=ADDRESS["recipient"],
+    phone=ADDRESS["phone"],
+    district=ADDRESS["district"],
+    street_address=ADDRESS["street_address"],
+)
+
+
+def operator(email: str = "op-hm@example.cn", locations=("DL-HM", "GG-WH")):
+    from tests.conftest import create_user
+
+    return create_user(email, role="operator", locations=list(locations))
+
+
+def place(user, lines: list[tuple[str, int]], delivery=PICKUP) -> int:
+    with atomic():
+        order = orders.place_order(user, [orders.LineRequest(sku, q) for sku, q in lines], delivery)
+        return order.id
+
+
+def pay(order_id: int, staff) -> None:
+    with atomic():
+        confirm_manual_payment(order_id, staff=staff, method="cash")
+
+
+def paid_order(user, staff, lines=(("CHL-LINE-500G", 2),), delivery=PICKUP) -> int:
+    order_id = place(user, list(lines), delivery)
+    pay(order_id, staff)
+    return order_id
+
+
+def order(order_id: int) -> Order:
+    db.session.rollback()
+    return db.session.get(Order, order_id)
+
+
+def sale_movements(order_id: int) -> list[StockMovement]:
+    """The online-sale movements that took this order's units from lots."""
+    db.session.rollback()
+    number = db.session.get(Order, order_id).number
+    return list(
+        db.session.scalars(
+            select(StockMovement)
+            .where(StockMovement.reference == f"order:{number}", StockMovement.kind == "online_sale")
+            .order_by(StockMovement.id)
+        )
+    )
+
+
+def handovers(order_id: int) -> int:
+    """Shipments plus pickup tickets of the order (exactly one once it is picked)."""
+    db.session.rollback()
+    return (db.session.scalar(select(func.count()).where(Shipment.order_id == order_id)) or 0) + (
+        db.session.scalar(select(func.count()).where(PickupTicket.order_id == order_id)) or 0
+    )
+
+
+def notices(order_id: int, kind: str) -> int:
+    db.session.rollback()
+    return (
+        db.session.scalar(
+            select(func.count()).where(Notification.dedupe_key.like(f"order:{order_id}:{kind}:%"))
+        )
+        or 0
+    )
