@@ -62,12 +62,12 @@ def beat_schedule() -> dict[str, dict]:
         "stock-alerts": {"task": "shop.reports.stock_alerts", "schedule": 3600.0},
         # Beat's crontab times are in the app's timezone (Asia/Shanghai), i.e. the halls' local time.
         "stock-reconcile-nightly": {"task": "shop.stock.reconcile", "schedule": crontab(hour=2, minute=15)},
-        # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
-        "aid-reconcile-nightly": {"task": "shop.aid.reconcile", "schedule": crontab(hour=2, minute=40)},
         # Yesterday's sales per hall, waiting for the operators when they open.
         "hall-summary-daily": {"task": "shop.reports.hall_summary", "schedule": crontab(hour=0, minute=30)},
         # Outbox rows and task failure records older than OUTBOX_RETENTION_DAYS are deleted.
         "outbox-purge-daily": {"task": "shop.outbox.purge", "schedule": crontab(hour=3, minute=30)},
+        # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
+        "aid-reconcile-nightly": {"task": "shop.aid.reconcile", "schedule": crontab(hour=2, minute=40)},
     }
 
 

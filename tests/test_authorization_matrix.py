@@ -236,43 +236,6 @@ ROWS: dict[str, Row] = {
         lambda w: None,
         [401, 403, 403, 403, 403, 200],
     ),
-    # -- fulfilment (operator of DL-HM acting on DL-WX unless "own hall")
-    "fulfilment queue": (
-        "GET",
-        lambda w: "/api/v1/fulfilment/locations/DL-WX/orders",
-        lambda w: None,
-        [401, 403, 403, 403, 403, 200],
-    ),
-    "fulfilment queue own hall": (
-        "GET",
-        lambda w: "/api/v1/fulfilment/locations/DL-HM/orders?section=waiting",
-        lambda w: None,
-        [401, 403, 403, 200, 403, 200],
-    ),
-    "fulfilment order": (
-        "GET",
-        lambda w: f"/api/v1/fulfilment/orders/{w.new_order(paid=True)}",
-        lambda w: None,
-        [401, 403, 403, 403, 403, 200],
-    ),
-    "fulfilment order own hall": (
-        "GET",
-        lambda w: f"/api/v1/fulfilment/orders/{w.new_order('DL-HM', paid=True)}",
-        lambda w: None,
-        [401, 403, 403, 200, 403, 200],
-    ),
-    "pick list own hall": (
-        "GET",
-        lambda w: "/api/v1/fulfilment/locations/DL-HM/pick-list",
-        lambda w: None,
-        [401, 403, 403, 200, 403, 200],
-    ),
-    "hand-over with no such code": (
-        "POST",
-        lambda w: "/api/v1/fulfilment/locations/DL-WX/handovers",
-        lambda w: {"code": "000000"},
-        [401, 403, 403, 403, 403, 404],
-    ),
     # -- aid accounting (public progress; everything else for aid officers and admins)
     "aid programmes": ("GET", lambda w: "/api/v1/aid/programmes", lambda w: None, [200] * 6),
     "aid progress": ("GET", lambda w: f"{AID}/progress", lambda w: None, [200] * 6),
@@ -313,6 +276,43 @@ ROWS: dict[str, Row] = {
         lambda w: "/api/v1/aid/reconciliation-runs",
         lambda w: None,
         [401, 403, 403, 403, 200, 200],
+    ),
+    # -- fulfilment (operator of DL-HM acting on DL-WX unless "own hall")
+    "fulfilment queue": (
+        "GET",
+        lambda w: "/api/v1/fulfilment/locations/DL-WX/orders",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "fulfilment queue own hall": (
+        "GET",
+        lambda w: "/api/v1/fulfilment/locations/DL-HM/orders?section=waiting",
+        lambda w: None,
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "fulfilment order": (
+        "GET",
+        lambda w: f"/api/v1/fulfilment/orders/{w.new_order(paid=True)}",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "fulfilment order own hall": (
+        "GET",
+        lambda w: f"/api/v1/fulfilment/orders/{w.new_order('DL-HM', paid=True)}",
+        lambda w: None,
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "pick list own hall": (
+        "GET",
+        lambda w: "/api/v1/fulfilment/locations/DL-HM/pick-list",
+        lambda w: None,
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "hand-over with no such code": (
+        "POST",
+        lambda w: "/api/v1/fulfilment/locations/DL-WX/handovers",
+        lambda w: {"code": "000000"},
+        [401, 403, 403, 403, 403, 404],
     ),
     # -- administration
     "audit log": ("GET", lambda w: "/api/v1/audit", lambda w: None, [401, 403, 403, 403, 403, 200]),
