@@ -7,60 +7,25 @@ fonts-wqy-microhei`` with apt when they are missing.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+# The server and browser come from the shared browser fixtures (one Chromium per module).
+from tests.browser_support import browser, live_server  # noqa: F401
 
 
 @pytest.fixture
-def shop_server(seeded) -> Iterator[str]:
-    """Serve the seeded app from this process on a free port; yield its base URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, seeded, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="shop-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/browser.sh` (scripts/test.sh does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def shop_server(seeded, live_server) -> str:  # noqa: F811 (fixture from browser_support)
+    """The seeded shop served on a free port."""
+    return live_server
 
 
 @pytest.fixture
-def new_page(chromium, request, tmp_path):
+def new_page(browser, request, tmp_path):  # noqa: F811 (fixture from browser_support)
     """Open pages in fresh contexts (one per person); screenshots are kept when the test fails."""
     contexts = []
 
     def make():
-        context = chromium.new_context(locale="zh-CN", viewport={"width": 1024, "height": 768})
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1024, "height": 768})
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
