@@ -369,7 +369,7 @@ def memory(ctx, report: Report) -> None:
             max(peak_rss_mb(p) for p in workers),
             "MB",
             target="< 150 MB",
-            notes="includes a login: argon2 hashing takes 64 MiB while it runs",
+            notes="includes logins: each argon2 hash holds 19 MiB while it runs, at most 2 at once",
         )
     )
     report.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -19,7 +20,15 @@ from shop.catalog.models import Location
 from shop.core.db import db, utcnow
 from shop.core.errors import NotFound, ValidationFailed
 
-_hasher = PasswordHasher()
+# Argon2id with OWASP's password-storage parameters (19 MiB, 2 passes, 1 lane) rather than the
+# library's default 64 MiB: a web process may hash several logins at once, and at 64 MiB each the
+# hashes alone pushed a worker past its memory budget (docs/benchmarks.md). Hashes made with other
+# parameters still verify and are upgraded at the next successful login (check_needs_rehash).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# At most this many hashes run at once in one process: each holds 19 MiB and a core for tens of
+# milliseconds, so a burst of logins (or an attacker guessing passwords) queues here instead of
+# multiplying a worker's memory by its thread count.
+_HASH_SLOTS = threading.BoundedSemaphore(2)
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 
@@ -28,14 +37,21 @@ LOCKOUT = timedelta(minutes=15)
 def _dummy_hash() -> str:
     """A valid hash to verify against when the email is unknown, so timing does not reveal accounts.
 
-    Made on first use, not at import: hashing takes the hasher's 64 MiB, and every web process would
+    Made on first use, not at import: hashing takes the hasher's 19 MiB, and every web process would
     otherwise reach that peak at start even if nobody ever mistypes an email.
     """
-    return _hasher.hash("not-a-real-password")
+    return hash_password("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _HASH_SLOTS:
+        return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> None:
+    """Raise VerificationError (or InvalidHashError) unless ``password`` matches ``password_hash``."""
+    with _HASH_SLOTS:
+        _hasher.verify(password_hash, password)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -78,7 +94,7 @@ def authenticate(*, email: str, password: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password)
+            _verify(_dummy_hash(), password)
         raise BadCredentials("wrong email or password")
     now = utcnow()
     locked_until = user.locked_until
@@ -90,7 +106,7 @@ def authenticate(*, email: str, password: str) -> User:
             retry_after=int((locked_until - now).total_seconds()) + 1,
         )
     try:
-        _hasher.verify(user.password_hash, password)
+        _verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         raise BadCredentials("wrong email or password") from None
     if user.failed_logins or user.locked_until:
