@@ -11,7 +11,7 @@ from shop.aid.exports import FORMATS
 from shop.aid.models import CHANNELS, OFFSHOP_CHANNELS, OFFSHOP_STATUSES, AidProgramme, OffshopSale
 from shop.aid.offshop import EVIDENCE_KINDS
 from shop.catalog.models import Location, Producer, Variant
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 from shop.core.db import db
 
 CODE = v.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, '-', '_' or '.', at most 40")
@@ -162,11 +162,8 @@ class WorkUnitSchema(ma.Schema):
     currency = f.String(required=True)
 
 
-class WorkUnitPageSchema(ma.Schema):
+class WorkUnitPageSchema(PageSchema):
     items = f.List(f.Nested(WorkUnitSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class OffshopLineInSchema(ma.Schema):
@@ -227,11 +224,8 @@ class OffshopSaleSchema(ma.Schema):
     void_reason = f.String()
 
 
-class OffshopPageSchema(ma.Schema):
+class OffshopPageSchema(PageSchema):
     items = f.List(f.Nested(OffshopSaleSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class RunSchema(ma.Schema):

@@ -2,7 +2,7 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
 
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 
 
 class AuditArgs(PageArgs):
@@ -24,8 +24,5 @@ class AuditEventSchema(ma.Schema):
     created_at = f.DateTime(required=True)
 
 
-class AuditPageSchema(ma.Schema):
+class AuditPageSchema(PageSchema):
     items = f.List(f.Nested(AuditEventSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)

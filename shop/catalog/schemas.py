@@ -9,7 +9,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from shop.catalog.models import Location, Producer, Product, Variant
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 
 
 class ProductArgs(PageArgs):
@@ -100,18 +100,12 @@ class ProductDetailSchema(ProductSummarySchema):
     description_en = f.String()
 
 
-class ProductPageSchema(ma.Schema):
+class ProductPageSchema(PageSchema):
     items = f.List(f.Nested(ProductSummarySchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
-class ProducerPageSchema(ma.Schema):
+class ProducerPageSchema(PageSchema):
     items = f.List(f.Nested(ProducerSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class LocationSchema(ma.Schema):

@@ -54,6 +54,14 @@ class PageArgs(ma.Schema):
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+class PageSchema(ma.Schema):
+    """The envelope of every paginated list: a subclass declares ``items`` (and any extra fields)."""
+
+    total = ma.fields.Integer(required=True)
+    page = ma.fields.Integer(required=True)
+    per_page = ma.fields.Integer(required=True)
+
+
 def page_of(query, *, page: int, per_page: int):
     """Run a paginated select: return ``(rows, total)``; a page past the end is empty.
 

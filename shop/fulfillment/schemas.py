@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
 
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 from shop.fulfillment.models import COURIERS
 from shop.fulfillment.queries import SECTIONS
 
@@ -74,12 +74,9 @@ class FulfilmentOrderOut(ma.Schema):
     attention_note = f.String()
 
 
-class SectionPage(ma.Schema):
+class SectionPage(PageSchema):
     section = f.String(required=True)
     items = f.List(f.Nested(FulfilmentOrderOut), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
     counts = f.Dict(keys=f.String(), values=f.Integer())
 
 

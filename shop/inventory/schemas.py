@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
 
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 from shop.inventory.adjustments import ADJUSTMENT_REASONS, REASON_ALIASES
 from shop.inventory.models import (
     MOVEMENT_KINDS,
@@ -225,11 +225,8 @@ class MovementSchema(ma.Schema):
     created_at = f.DateTime(required=True)
 
 
-class MovementPageSchema(ma.Schema):
+class MovementPageSchema(PageSchema):
     items = f.List(f.Nested(MovementSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class ExpiringLotSchema(ma.Schema):
@@ -272,11 +269,8 @@ class SaleSchema(ma.Schema):
     replayed = f.Boolean(metadata={"description": "true when this client_sale_id had already been recorded"})
 
 
-class SalePageSchema(ma.Schema):
+class SalePageSchema(PageSchema):
     items = f.List(f.Nested(SaleSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class BatchResultSchema(ma.Schema):
@@ -332,11 +326,8 @@ class TransferSchema(ma.Schema):
     discrepancies = f.List(f.Nested(DiscrepancyOut))
 
 
-class TransferPageSchema(ma.Schema):
+class TransferPageSchema(PageSchema):
     items = f.List(f.Nested(TransferSchema), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 class ReceiptOut(ma.Schema):

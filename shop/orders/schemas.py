@@ -11,7 +11,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 from marshmallow import validates_schema
 
-from shop.core.api import PageArgs
+from shop.core.api import PageArgs, PageSchema
 from shop.orders.models import STATUSES
 from shop.orders.services import MAX_LINES, MAX_QUANTITY, TIANJIN_DISTRICTS
 
@@ -125,11 +125,8 @@ class OrderOut(ma.Schema):
     fulfilment = f.Dict(allow_none=True)
 
 
-class OrderPage(ma.Schema):
+class OrderPage(PageSchema):
     items = f.List(f.Nested(OrderOut), required=True)
-    total = f.Integer(required=True)
-    page = f.Integer(required=True)
-    per_page = f.Integer(required=True)
 
 
 # Presenters: plain dicts the schemas above describe.
