@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     RATE_LIMIT_AUTH: str = "10/minute;100/hour"
     RATE_LIMIT_ORDERS: str = "30/minute"
     RATE_LIMIT_WEBHOOK: str = "600/minute"
+    # Wrong pickup codes typed by one operator at one hall (right codes never count): a six-digit code
+    # must not be guessable by trying, and a busy counter rarely mistypes more than a few an hour.
+    RATE_LIMIT_PICKUP_CODES: str = "10/minute;30/hour"
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
     PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
 

@@ -84,6 +84,8 @@ def problem(
     resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    if isinstance(extra.get("retry_after"), int):
+        resp.headers["Retry-After"] = str(extra["retry_after"])
     return resp
 
 

@@ -28,3 +28,68 @@ def _setting(name: str):
 limit_auth = limiter.limit(_setting("RATE_LIMIT_AUTH"))
 limit_orders = limiter.limit(_setting("RATE_LIMIT_ORDERS"))
 limit_webhook = limiter.limit(_setting("RATE_LIMIT_WEBHOOK"))
+
+
+class FailureThrottle:
+    """Counts failed attempts per key and refuses further attempts once a limit is reached.
+
+    For guesses that a request-rate limit cannot see, because the endpoint also serves legitimate
+    repeated use: a hall operator types many pickup codes a day, and only the wrong ones should count.
+    Uses the ``limits`` library (Flask-Limiter's own engine) on the same storage as the rate limits;
+    when Redis does not answer it counts in process memory instead, as the rate limits do.
+    """
+
+    def __init__(self, name: str, limit: str, storage_uri: str, options: dict | None = None):
+        from limits import parse_many
+        from limits.storage import MemoryStorage, storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+
+        self.name = name
+        self.items = parse_many(limit)
+        self._primary = FixedWindowRateLimiter(storage_from_string(storage_uri, **(options or {})))
+        self._fallback = FixedWindowRateLimiter(MemoryStorage())
+
+    def _run(self, fn):
+        try:
+            return fn(self._primary)
+        except Exception:  # storage unreachable: keep counting, per process
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "%s: limit storage unreachable, counting in memory", self.name
+            )
+            return fn(self._fallback)
+
+    def retry_after(self, *key: str) -> int:
+        """Seconds until another attempt is allowed for ``key`` (0: allowed now)."""
+        import time
+
+        def check(strategy) -> int:
+            wait = 0
+            for item in self.items:
+                if not strategy.test(item, self.name, *key):
+                    reset = strategy.get_window_stats(item, self.name, *key).reset_time
+                    wait = max(wait, int(reset - time.time()) + 1)
+            return wait
+
+        return self._run(check)
+
+    def failed(self, *key: str) -> None:
+        self._run(lambda strategy: [strategy.hit(item, self.name, *key) for item in self.items])
+
+
+def failure_throttle(name: str, setting: str) -> FailureThrottle | None:
+    """The app's throttle ``name`` limited by the setting ``setting`` (None when limits are off)."""
+    settings = current_app.extensions["settings"]
+    if not settings.RATELIMIT_ENABLED:
+        return None
+    throttles = current_app.extensions.setdefault("failure_throttles", {})
+    if name not in throttles:
+        cfg = current_app.config
+        throttles[name] = FailureThrottle(
+            name,
+            getattr(settings, setting),
+            cfg["RATELIMIT_STORAGE_URI"],
+            cfg.get("RATELIMIT_STORAGE_OPTIONS"),
+        )
+    return throttles[name]

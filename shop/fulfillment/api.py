@@ -71,6 +71,7 @@ def pick_list(code: str):
 @blp.arguments(HandoverIn)
 @blp.response(200, FulfilmentOrderOut)
 @blp.alt_response(404, description="No pickup is waiting at this location with that code")
+@blp.alt_response(429, description="Too many wrong codes from this operator at this location; wait and retry")
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
 def hand_over(data: dict, code: str):

@@ -1,4 +1,4 @@
-from shop.core.errors import Conflict, NotFound, ValidationFailed
+from shop.core.errors import Conflict, NotFound, ShopError, ValidationFailed
 
 
 class NothingToShip(Conflict):
@@ -24,3 +24,9 @@ class InvalidShipment(ValidationFailed):
 class NotRetryable(Conflict):
     slug = "not-retryable"
     title = "Fulfilment cannot be started again for this order"
+
+
+class TooManyWrongCodes(ShopError):
+    status = 429
+    slug = "too-many-wrong-codes"
+    title = "Too many wrong pickup codes"

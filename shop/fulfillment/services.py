@@ -309,8 +309,22 @@ def _complete(order: Order, staff: User, *, reason: str) -> None:
         _tell_buyer(order, "completed")
 
 
-def open_ticket(location: Location, code: str) -> PickupTicket:
-    """The pickup waiting at ``location`` with ``code`` (404 problem when there is none)."""
+def open_ticket(location: Location, code: str, *, staff: User) -> PickupTicket:
+    """The pickup waiting at ``location`` with ``code`` (404 problem when there is none).
+
+    Wrong codes count against ``staff`` at this location; after RATE_LIMIT_PICKUP_CODES of them every
+    lookup is refused (429) for a while, so the codes, the buyer's proof at the counter, cannot be found
+    by trying them in turn.
+    """
+    from shop.core.limits import failure_throttle
+    from shop.fulfillment.errors import TooManyWrongCodes
+
+    throttle = failure_throttle("pickup-codes", "RATE_LIMIT_PICKUP_CODES")
+    key = (location.code, str(staff.id))
+    if throttle and (wait := throttle.retry_after(*key)):
+        raise TooManyWrongCodes(
+            f"too many wrong pickup codes at {location.code}; try again in {wait} s", retry_after=wait
+        )
     code = (code or "").strip()
     ticket = None
     if CODE_RE.fullmatch(code):
@@ -322,6 +336,8 @@ def open_ticket(location: Location, code: str) -> PickupTicket:
             )
         )
     if ticket is None:
+        if throttle:
+            throttle.failed(*key)
         raise PickupNotFound(
             f"no pickup is waiting at {location.code} with code {code!r}",
             errors=[{"field": "code", "message": "no pickup waiting with this code"}],
@@ -329,9 +345,9 @@ def open_ticket(location: Location, code: str) -> PickupTicket:
     return ticket
 
 
-def pickup_waiting(location: Location, code: str) -> Order:
+def pickup_waiting(location: Location, code: str, *, staff: User) -> Order:
     """The order whose pickup waits at ``location`` under ``code`` (to show before handing it over)."""
-    return orders.get_order(open_ticket(location, code).order_id)
+    return orders.get_order(open_ticket(location, code, staff=staff).order_id)
 
 
 def hand_over(location: Location, code: str, *, staff: User) -> Order:
@@ -339,7 +355,7 @@ def hand_over(location: Location, code: str, *, staff: User) -> Order:
     from shop.audit.services import record
 
     ensure_location_access(staff, location)
-    ticket = open_ticket(location, code)
+    ticket = open_ticket(location, code, staff=staff)
     order = orders.lock_order(ticket.order_id)
     db.session.refresh(ticket)
     if ticket.status != "ready" or order.status not in ("ready_for_pickup", "partially_refunded"):

@@ -14,6 +14,7 @@ from shop.accounts.auth import require_staff_page
 from shop.core.db import atomic, db
 from shop.core.errors import ShopError
 from shop.fulfillment import queries, services
+from shop.fulfillment.errors import PickupNotFound, TooManyWrongCodes
 from shop.fulfillment.models import COURIERS
 
 bp = Blueprint("fulfilment_web", __name__, url_prefix="/console/fulfilment")
@@ -100,7 +101,11 @@ def handover(code: str):
                     number = order.number
                 flash(_("Handed over: order %(n)s is complete.", n=number), "ok")
                 return redirect(url_for("fulfilment_web.handover", code=code))
-            item = queries.decorate([services.pickup_waiting(location, ticket_code)])[0]
+            item = queries.decorate([services.pickup_waiting(location, ticket_code, staff=current_user)])[0]
+        except TooManyWrongCodes as err:
+            flash(_("Too many wrong codes. Try again in %(s)s seconds.", s=err.extra["retry_after"]), "error")
+        except PickupNotFound:
+            flash(_("No pickup is waiting here with this code."), "error")
         except ShopError as err:
             _error(err)
     return render_template("fulfillment/handover.html", location=location, item=item, code=ticket_code)

@@ -100,3 +100,41 @@ def test_only_staff_of_the_location_may_act(inline, client):
     assert r.status_code == 403 and r.content_type == "application/problem+json"
     bad_section = client.get(f"{BASE}/locations/DL-HM/orders?section=everything", headers=auth(staff))
     assert bad_section.status_code == 422
+
+
+def test_wrong_pickup_codes_are_throttled_per_operator_and_hall(inline, client):
+    """Guessing codes: after the allowed number of wrong ones, even a right code waits (429); right
+    codes never count, and another operator (or the same one at another hall) is not held up."""
+    settings = inline.extensions["settings"]
+    settings.RATELIMIT_ENABLED, settings.RATE_LIMIT_PICKUP_CODES = True, "3/minute"
+    inline.extensions.pop("failure_throttles", None)
+    try:
+        staff = operator()
+        colleague = operator("op-hm2@example.cn")
+        first, second = paid_order(buyer(), staff), paid_order(buyer("wu@example.cn"), staff)
+        right = _code(first)
+        done = client.post(f"{BASE}/locations/DL-HM/handovers", json={"code": right}, headers=auth(staff))
+        assert done.status_code == 200  # a right code does not count
+        taken = {right, _code(second)}
+        wrong = [c for c in ("000000", "111111", "222222", "333333", "444444") if c not in taken][:3]
+        for c in wrong:
+            r = client.post(f"{BASE}/locations/DL-HM/handovers", json={"code": c}, headers=auth(staff))
+            assert r.status_code == 404
+        blocked = client.post(
+            f"{BASE}/locations/DL-HM/handovers", json={"code": _code(second)}, headers=auth(staff)
+        )
+        assert blocked.status_code == 429 and blocked.content_type == "application/problem+json"
+        assert (
+            blocked.json["type"].endswith("too-many-wrong-codes") and int(blocked.headers["Retry-After"]) > 0
+        )
+        db.session.rollback()
+        assert (
+            db.session.scalar(select(PickupTicket.status).where(PickupTicket.order_id == second)) == "ready"
+        )
+        ok = client.post(
+            f"{BASE}/locations/DL-HM/handovers", json={"code": _code(second)}, headers=auth(colleague)
+        )
+        assert ok.status_code == 200 and ok.json["status"] == "completed"
+    finally:
+        settings.RATELIMIT_ENABLED = False
+        inline.extensions.pop("failure_throttles", None)

@@ -49,6 +49,7 @@ def test_operator_hands_over_a_pickup_by_code(inline, client):
     assert number in page and 'id="confirm-handover"' in page and _status(order_id) == "ready_for_pickup"
     nope = client.post("/console/fulfilment/DL-HM/handover", data={"code": "12", "csrf_token": _csrf(form)})
     assert 'id="confirm-handover"' not in nope.get_data(as_text=True)
+    assert "No pickup is waiting here with this code." in nope.get_data(as_text=True)
     no_csrf = client.post("/console/fulfilment/DL-HM/handover", data={"code": code, "confirm": "1"})
     assert no_csrf.status_code == 400 and _status(order_id) == "ready_for_pickup"
     done = client.post(

@@ -103,3 +103,21 @@ def test_api_refuses_non_json_bodies(app, client):
 def test_oversized_body_is_413_problem(app, client):
     r = client.post("/api/v1/auth/register", data="x" * (1024 * 1024 + 10), content_type="application/json")
     assert r.status_code == 413 and r.content_type == "application/problem+json"
+
+
+def test_failure_throttle_counts_in_redis_and_in_memory_when_redis_is_down(redis_url):
+    from shop.core.limits import FailureThrottle
+
+    shared = [FailureThrottle("codes", "2/minute", redis_url) for _ in range(2)]  # two web processes
+    shared[0].failed("DL-HM", "7")
+    shared[1].failed("DL-HM", "7")
+    assert shared[0].retry_after("DL-HM", "7") > 0 and shared[1].retry_after("DL-HM", "7") > 0
+    assert shared[0].retry_after("DL-HM", "8") == 0 and shared[0].retry_after("DL-WX", "7") == 0
+
+    down = FailureThrottle(
+        "codes", "2/minute", "redis://127.0.0.1:1/0", {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
+    assert down.retry_after("DL-HM", "7") == 0
+    down.failed("DL-HM", "7")
+    down.failed("DL-HM", "7")
+    assert down.retry_after("DL-HM", "7") > 0  # still refusing, counted per process
