@@ -44,6 +44,9 @@ def production_env(database_url: str, redis_url: str, data_dir: Path, **extra: s
         # As in config/production.env: without it every gthread thread gets its own malloc arena and a
         # web worker's RSS grows by tens of MB under load.
         MALLOC_ARENA_MAX="2",
+        # Also as in config/production.env: blocks of 1 MiB and more (an argon2 hash takes 19 MiB) are
+        # mmapped and returned on free, instead of glibc raising its threshold and keeping them.
+        MALLOC_MMAP_THRESHOLD_="1048576",
     )
     env.update(extra)
     return env

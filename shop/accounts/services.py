@@ -25,10 +25,10 @@ from shop.core.errors import NotFound, ValidationFailed
 # hashes alone pushed a worker past its memory budget (docs/benchmarks.md). Hashes made with other
 # parameters still verify and are upgraded at the next successful login (check_needs_rehash).
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# At most this many hashes run at once in one process: each holds 19 MiB and a core for tens of
-# milliseconds, so a burst of logins (or an attacker guessing passwords) queues here instead of
-# multiplying a worker's memory by its thread count.
-_HASH_SLOTS = threading.BoundedSemaphore(2)
+# One hash at a time per process: each holds 19 MiB and a core for about 20 ms, so a burst of logins
+# (or someone guessing passwords) queues here, about 50 a second per process, instead of multiplying
+# a worker's memory by its thread count and taking every core from the other requests.
+_HASH_SLOTS = threading.BoundedSemaphore(1)
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 
