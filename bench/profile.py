@@ -27,12 +27,15 @@ from bench.harness import BENCH, VENV_BIN, production_env, start_gunicorn, wrk
 def summarize(collapsed: Path, top: int = 40) -> list[tuple[str, float]]:
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
         count = int(n)
         total += count
         seen = set()
-        for frame in stack.split(";"):
+        # With --subprocesses each stack starts with its processes ("process <pid>:<command line>").
+        for frame in (f for f in stack.split(";") if not f.startswith("process ")):
             name = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
             if name not in seen:
                 seen.add(name)
