@@ -267,6 +267,14 @@ def workers_drain(ctx, report: Report) -> None:
     ctx["noop_rate"], ctx["noop_concurrency"] = best[1], best[0]
 
 
+@scenario("fulfilment")
+def fulfilment(ctx, report: Report) -> None:
+    """10,000 paid orders through real workers, against the no-op drain of the same worker shape."""
+    from bench.fulfilment import run
+
+    run(ctx, report)
+
+
 @scenario("sql")
 def sql_counts(ctx, report: Report) -> None:
     """Statements per use case, counted by an SQLAlchemy hook in the budget tests (which also enforce them)."""
@@ -383,6 +391,12 @@ def main() -> int:
     ap.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "8")))
     ap.add_argument("--tasks", type=int, default=int(os.environ.get("BENCH_TASKS", "10000")))
     ap.add_argument("--celery-concurrency", type=int, nargs="*", default=[2, 4])
+    ap.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", "10000")))
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the fulfilment worker; print where its time goes",
+    )
     args = ap.parse_args()
 
     database_url = os.environ["BENCH_DATABASE_URL"]
@@ -436,6 +450,8 @@ def main() -> int:
         "web_threads": args.web_threads,
         "tasks": args.tasks,
         "celery_concurrency": args.celery_concurrency,
+        "orders": args.orders,
+        "profile": args.profile,
         "env": env,
         "out": out_dir,
         "database_url": database_url,
