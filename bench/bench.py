@@ -275,6 +275,14 @@ def fulfilment(ctx, report: Report) -> None:
     run(ctx, report)
 
 
+@scenario("aid")
+def aid_totals(ctx, report: Report) -> None:
+    """The officers' totals endpoint at 1,000 and at 10,000,000 aid ledger entries."""
+    from bench.aid import run
+
+    run(ctx, report)
+
+
 @scenario("sql")
 def sql_counts(ctx, report: Report) -> None:
     """Statements per use case, counted by an SQLAlchemy hook in the budget tests (which also enforce them)."""
@@ -395,8 +403,9 @@ def main() -> int:
     ap.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the fulfilment worker; print where its time goes",
+        help="py-spy the fulfilment worker and the aid web worker; print where their time goes",
     )
+    ap.add_argument("--aid-entries", type=int, default=int(os.environ.get("BENCH_AID_ENTRIES", "10000000")))
     args = ap.parse_args()
 
     database_url = os.environ["BENCH_DATABASE_URL"]
@@ -452,6 +461,7 @@ def main() -> int:
         "celery_concurrency": args.celery_concurrency,
         "orders": args.orders,
         "profile": args.profile,
+        "aid_entries": args.aid_entries,
         "env": env,
         "out": out_dir,
         "database_url": database_url,
