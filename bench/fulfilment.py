@@ -416,7 +416,7 @@ def run(ctx, report: Report) -> None:
             noop_rate,
             ">= 0.3 of no-op",
             notes=f"{info['orders']:,} orders ({info['lines']:,} lines, {info['pickup']:,} pickups) in {secs:.1f} s; "
-            f"2 tasks per order; {commits / info['orders']:.1f} commits per order; child peak RSS {rss:.0f} MB; "
+            f"2 tasks per order; {commits / info['orders']:.1f} transactions committed per order (pool pre-pings included); child peak RSS {rss:.0f} MB; "
             f"loaded in {info['seconds']:.0f} s",
         )
     )
