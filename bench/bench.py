@@ -243,36 +243,44 @@ def embedded(ctx, report: Report) -> None:
 @scenario("workers")
 def workers_drain(ctx, report: Report) -> None:
     """How fast Celery workers in the production profile drain no-op tasks (the fulfilment ceiling)."""
-    from bench.harness import children, start_celery, stop_process, wait_drained
+    from bench.harness import noop_drain
 
     celery_app = ctx["app"].extensions["celery"]
-    total = ctx["tasks"]
     best = None
     for conc in ctx["celery_concurrency"]:
-        with celery_app.producer_or_acquire() as producer:
-            for i in range(total):
-                celery_app.send_task("shop.bench.noop", args=[i], queue="fulfilment", producer=producer)
-        proc = start_celery(ctx["env"], ctx["out"], concurrency=conc, queues="fulfilment")
-        try:
-            secs = wait_drained(ctx["redis_url"], "fulfilment", total)
-            rss = max([peak_rss_mb(p) for p in children(proc.pid)] or [0.0])
-            main_rss = peak_rss_mb(proc.pid)
-        finally:
-            stop_process(proc)
-        rate = total / secs
+        d = noop_drain(
+            celery_app, ctx["env"], ctx["out"], ctx["redis_url"], tasks=ctx["tasks"], concurrency=conc
+        )
         report.add(
             Row(
                 "workers",
                 f"no-op drain, concurrency {conc}",
-                rate,
+                d.rate,
                 "tasks/s",
-                notes=f"{total:,} tasks in {secs:.1f} s; RSS main {main_rss:.0f} MB, child {rss:.0f} MB",
+                notes=f"{d.tasks:,} tasks in {d.seconds:.1f} s; RSS main {d.main_rss_mb:.0f} MB, "
+                f"child {d.child_rss_mb:.0f} MB",
             )
         )
-        report.add(Row("memory", f"worker child peak RSS (concurrency {conc})", rss, "MB"))
-        if best is None or rate > best[1]:
-            best = (conc, rate)
+        report.add(Row("memory", f"worker child peak RSS (concurrency {conc})", d.child_rss_mb, "MB"))
+        if best is None or d.rate > best[1]:
+            best = (conc, d.rate)
     ctx["noop_rate"], ctx["noop_concurrency"] = best[1], best[0]
+
+
+@scenario("fulfilment")
+def fulfilment(ctx, report: Report) -> None:
+    """10,000 paid orders through real workers, against the no-op drain of the same worker shape."""
+    from bench.fulfilment import run
+
+    run(ctx, report)
+
+
+@scenario("aid")
+def aid_totals(ctx, report: Report) -> None:
+    """The officers' totals endpoint at 1,000 and at 10,000,000 aid ledger entries."""
+    from bench.aid import run
+
+    run(ctx, report)
 
 
 @scenario("sql")
@@ -400,6 +408,13 @@ def main() -> int:
     ap.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", "8")))
     ap.add_argument("--tasks", type=int, default=int(os.environ.get("BENCH_TASKS", "10000")))
     ap.add_argument("--celery-concurrency", type=int, nargs="*", default=[2, 4])
+    ap.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", "10000")))
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the fulfilment worker and the aid web worker; print where their time goes",
+    )
+    ap.add_argument("--aid-entries", type=int, default=int(os.environ.get("BENCH_AID_ENTRIES", "10000000")))
     args = ap.parse_args()
 
     database_url = os.environ["BENCH_DATABASE_URL"]
@@ -417,17 +432,16 @@ def main() -> int:
             if k not in os.environ or k.startswith(("SHOP_", "DATABASE", "REDIS", "SECRET"))
         }
     )
-    app = create_app(
-        {
-            "SHOP_PROFILE": "production",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": env["SECRET_KEY"],
-            "SESSION_COOKIE_SECURE": True,
-            "BENCH_ENDPOINTS": True,
-            "DATA_DIR": out_dir,
-        }
-    )
+    app_config = {
+        "SHOP_PROFILE": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": env["SECRET_KEY"],
+        "SESSION_COOKIE_SECURE": True,
+        "BENCH_ENDPOINTS": True,
+        "DATA_DIR": out_dir,
+    }
+    app = create_app(app_config)
     with app.app_context():
         from bench.data import load_catalogue
 
@@ -446,20 +460,23 @@ def main() -> int:
             "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
         }
     )
-    web = start_gunicorn(env, out_dir, workers=args.web_workers, threads=args.web_threads)
     ctx = {
         "app": app,
-        "web": web,
+        "app_config": app_config,
         "seconds": args.seconds,
         "web_workers": args.web_workers,
         "web_threads": args.web_threads,
         "tasks": args.tasks,
         "celery_concurrency": args.celery_concurrency,
+        "orders": args.orders,
+        "profile": args.profile,
+        "aid_entries": args.aid_entries,
         "env": env,
         "out": out_dir,
         "database_url": database_url,
         "redis_url": redis_url,
     }
+    web = ctx["web"] = start_gunicorn(env, out_dir, workers=args.web_workers, threads=args.web_threads)
     try:
         for name, fn in SCENARIOS.items():
             if (args.only and name not in args.only) or (name == "tune" and not args.only):

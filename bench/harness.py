@@ -131,8 +131,13 @@ def wrk(
     script: str = "get.lua",
     threads: int = 2,
     env_extra: dict[str, str] | None = None,
+    timeout: int | None = None,
 ) -> dict:
-    """Run wrk against ``url``; return its JSON summary (rps, p50/p90/p99 in microseconds, errors)."""
+    """Run wrk against ``url``; return its JSON summary (rps, p50/p90/p99 in microseconds, errors).
+
+    wrk leaves requests slower than its timeout (2 s unless ``timeout`` is given) out of the latency
+    figures and counts them as errors: give a longer one where slow answers are expected.
+    """
     env = {**os.environ, "WRK_REPORT": str(BENCH / "report.lua"), **(env_extra or {})}
     out = subprocess.run(
         [
@@ -144,6 +149,7 @@ def wrk(
             "-d",
             f"{seconds}s",
             "--latency",
+            *(["--timeout", f"{timeout}s"] if timeout else []),
             "-s",
             str(BENCH / script),
             url,
@@ -151,7 +157,7 @@ def wrk(
         capture_output=True,
         text=True,
         env=env,
-        timeout=seconds + 60,
+        timeout=seconds + (timeout or 0) + 60,
     )
     m = re.search(r"WRK_JSON (\{.*\})", out.stdout)
     if not m:
@@ -260,9 +266,10 @@ def start_celery(
     *,
     concurrency: int,
     queues: str = "default,payments,fulfilment,reports",
+    name: str = "",
 ) -> subprocess.Popen:
     """A Celery worker in the production profile (prefork, ``concurrency`` processes); wait until ready."""
-    log = log_dir / f"celery-{concurrency}.log"
+    log = log_dir / f"{name or 'celery'}-{concurrency}.log"
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "celery"),
@@ -317,3 +324,62 @@ def wait_drained(redis_url: str, queue: str, total: int, timeout: float = 600) -
             return now - started
         time.sleep(0.005)
     raise RuntimeError(f"{queue} not drained in {timeout} s ({r.llen(queue)} left)")
+
+
+@dataclass
+class Drain:
+    concurrency: int
+    tasks: int
+    seconds: float
+    main_rss_mb: float
+    child_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.tasks / self.seconds
+
+
+def noop_drain(
+    celery_app, env: dict[str, str], log_dir: Path, redis_url: str, *, tasks: int, concurrency: int
+) -> Drain:
+    """Queue ``tasks`` no-op tasks on ``fulfilment``, start a worker on that queue and time the drain."""
+    with celery_app.producer_or_acquire() as producer:
+        for i in range(tasks):
+            celery_app.send_task("shop.bench.noop", args=[i], queue="fulfilment", producer=producer)
+    proc = start_celery(env, log_dir, concurrency=concurrency, queues="fulfilment")
+    try:
+        secs = wait_drained(redis_url, "fulfilment", tasks)
+        child = max([peak_rss_mb(p) for p in children(proc.pid)] or [0.0])
+        main = peak_rss_mb(proc.pid)
+    finally:
+        stop_process(proc)
+    return Drain(concurrency, tasks, secs, main, child)
+
+
+def py_spy(
+    pid: int, out: Path, *, seconds: int | None = None, subprocesses: bool = False, rate: int = 100
+) -> subprocess.Popen:
+    """Record ``pid`` with py-spy (idle samples included: waiting on PostgreSQL shows) as collapsed stacks.
+
+    Without ``seconds`` it records until sent SIGINT.
+    """
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            *(["--duration", str(seconds)] if seconds else []),
+            *(["--subprocesses"] if subprocesses else []),
+            "--idle",
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )

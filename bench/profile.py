@@ -24,15 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import BENCH, VENV_BIN, production_env, start_gunicorn, wrk
 
 
-def summarize(collapsed: Path, top: int = 40) -> list[tuple[str, float]]:
+def summarize(collapsed: Path, top: int = 40, within: str = "") -> list[tuple[str, float]]:
+    """Inclusive share of samples per function; with ``within``, of the samples whose stack has a frame
+    containing it (e.g. the samples of a worker running a task, not waiting for one)."""
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
+        if not n.isdigit() or within not in stack:
+            continue
         count = int(n)
         total += count
         seen = set()
-        for frame in stack.split(";"):
+        # With --subprocesses each stack starts with its processes ("process <pid>:<command line>").
+        for frame in (f for f in stack.split(";") if not f.startswith("process ")):
             name = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
             if name not in seen:
                 seen.add(name)

@@ -61,7 +61,18 @@ def _settings():
     return current_app.extensions["settings"]
 
 
-def _publish(msg: OutboxMessage) -> bool:
+@dataclass(frozen=True)
+class _Outgoing:
+    """What publishing a message needs, copied from its row before the relay's read transaction ends."""
+
+    id: int
+    task: str
+    payload: dict
+    queue: str
+    request_id: str | None
+
+
+def _publish(msg: _Outgoing) -> bool:
     """Send one message; return True when the task already ran (inline delivery)."""
     celery_app = current_app.extensions["celery"]
     headers = {"shop_request_id": msg.request_id or "-", "shop_outbox_id": msg.id}
@@ -106,9 +117,13 @@ def relay(
 
 
 def _send(messages: list[OutboxMessage]) -> int:
-    db.session.rollback()  # end the read; each message is marked in its own small transaction
+    # End the read; each message is marked in its own small transaction. The rollback expires the rows,
+    # so what publishing needs is copied first: reading each row again would cost a SELECT and a COMMIT
+    # per message.
+    outgoing = [_Outgoing(m.id, m.task, m.payload, m.queue, m.request_id) for m in messages]
+    db.session.rollback()
     sent = 0
-    for msg in messages:
+    for msg in outgoing:
         try:
             ran = _publish(msg)
         except Exception as exc:  # broker down, task failed inline: keep it for the sweep
