@@ -366,7 +366,7 @@ def tune(ctx, report: Report) -> None:
 
 @scenario("memory")
 def memory(ctx, report: Report) -> None:
-    """Peak RSS of the web workers after every scenario above and a burst of 32 concurrent logins."""
+    """Peak RSS of the web workers after every scenario above and 64 logins from 32 clients at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.harness import current_rss_mb, http_json

@@ -39,6 +39,8 @@ class FailureThrottle:
     when Redis does not answer it counts in process memory instead, as the rate limits do.
     """
 
+    BACKOFF_SECONDS = 15
+
     def __init__(self, name: str, limit: str, storage_uri: str, options: dict | None = None):
         from limits import parse_many
         from limits.storage import MemoryStorage, storage_from_string
@@ -48,17 +50,25 @@ class FailureThrottle:
         self.items = parse_many(limit)
         self._primary = FixedWindowRateLimiter(storage_from_string(storage_uri, **(options or {})))
         self._fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._primary_down_until = 0.0
 
     def _run(self, fn):
-        try:
-            return fn(self._primary)
-        except Exception:  # storage unreachable: keep counting, per process
-            import logging
+        import time
 
-            logging.getLogger(__name__).warning(
-                "%s: limit storage unreachable, counting in memory", self.name
-            )
-            return fn(self._fallback)
+        if time.monotonic() >= self._primary_down_until:
+            try:
+                return fn(self._primary)
+            except Exception:  # storage unreachable: keep counting, per process
+                import logging
+
+                # Leave it alone for a while, so an outage does not add a connect timeout to every try.
+                self._primary_down_until = time.monotonic() + self.BACKOFF_SECONDS
+                logging.getLogger(__name__).warning(
+                    "%s: limit storage unreachable, counting in memory for %d s",
+                    self.name,
+                    self.BACKOFF_SECONDS,
+                )
+        return fn(self._fallback)
 
     def retry_after(self, *key: str) -> int:
         """Seconds until another attempt is allowed for ``key`` (0: allowed now)."""

@@ -117,7 +117,17 @@ def test_failure_throttle_counts_in_redis_and_in_memory_when_redis_is_down(redis
     down = FailureThrottle(
         "codes", "2/minute", "redis://127.0.0.1:1/0", {"socket_connect_timeout": 1, "socket_timeout": 1}
     )
+    tries = []
+    real = down._primary
+
+    class Counting:
+        def __getattr__(self, name):
+            tries.append(name)
+            return getattr(real, name)
+
+    down._primary = Counting()
     assert down.retry_after("DL-HM", "7") == 0
     down.failed("DL-HM", "7")
     down.failed("DL-HM", "7")
     assert down.retry_after("DL-HM", "7") > 0  # still refusing, counted per process
+    assert tries == ["test"]  # the dead server was tried once, then left alone for the backoff
