@@ -8,9 +8,17 @@ answering 500. Exceeding a limit is a 429 problem+json with Retry-After.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+log = logging.getLogger(__name__)
 
 limiter = Limiter(key_func=get_remote_address)
 
@@ -42,10 +50,6 @@ class FailureThrottle:
     BACKOFF_SECONDS = 15
 
     def __init__(self, name: str, limit: str, storage_uri: str, options: dict | None = None):
-        from limits import parse_many
-        from limits.storage import MemoryStorage, storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
-
         self.name = name
         self.items = parse_many(limit)
         self._primary = FixedWindowRateLimiter(storage_from_string(storage_uri, **(options or {})))
@@ -53,17 +57,13 @@ class FailureThrottle:
         self._primary_down_until = 0.0
 
     def _run(self, fn):
-        import time
-
         if time.monotonic() >= self._primary_down_until:
             try:
                 return fn(self._primary)
             except Exception:  # storage unreachable: keep counting, per process
-                import logging
-
                 # Leave it alone for a while, so an outage does not add a connect timeout to every try.
                 self._primary_down_until = time.monotonic() + self.BACKOFF_SECONDS
-                logging.getLogger(__name__).warning(
+                log.warning(
                     "%s: limit storage unreachable, counting in memory for %d s",
                     self.name,
                     self.BACKOFF_SECONDS,
@@ -72,7 +72,6 @@ class FailureThrottle:
 
     def retry_after(self, *key: str) -> int:
         """Seconds until another attempt is allowed for ``key`` (0: allowed now)."""
-        import time
 
         def check(strategy) -> int:
             wait = 0

@@ -336,7 +336,7 @@ def open_ticket(location: Location, code: str, *, staff: User) -> PickupTicket:
             )
         )
     if ticket is None:
-        if throttle:
+        if throttle:  # counted now, not after commit: the caller's transaction rolls back on this error
             throttle.failed(*key)
         raise PickupNotFound(
             f"no pickup is waiting at {location.code} with code {code!r}",
