@@ -15,7 +15,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(VENV)/.installed ## create the virtual environment and install the shop
+MO := shop/translations/zh/LC_MESSAGES/messages.mo
+$(MO): shop/translations/zh/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d shop/translations
+
+setup: $(VENV)/.installed $(MO) ## create the virtual environment, install the shop, compile its translations
 
 run: setup ## set up and start web + worker + beat on the embedded default (or DATABASE_URL/REDIS_URL)
 	@bash scripts/run.sh

@@ -10,7 +10,7 @@ export HOST=${HOST:-127.0.0.1}
 BIN=.venv/bin
 
 mkdir -p "${DATA_DIR:-var}"
-$BIN/pybabel compile -d shop/translations 2>/dev/null || true
+$BIN/pybabel compile -d shop/translations >/dev/null  # catalogues are built, not committed
 $BIN/flask db upgrade
 $BIN/flask seed
 $BIN/flask users ensure-demo-staff

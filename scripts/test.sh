@@ -9,6 +9,8 @@ bash scripts/browser.sh
 export TEST_PG_ADMIN_URL=${TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 
+.venv/bin/pybabel compile -d shop/translations >/dev/null  # catalogues are built, not committed
+
 echo "[test] lint (ruff)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }

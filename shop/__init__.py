@@ -94,7 +94,7 @@ def _register_models() -> None:
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
-    import shop.fulfillment.models
+    import shop.fulfilment.models
     import shop.inventory.models
     import shop.notifications.models
     import shop.orders.models
@@ -112,8 +112,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.catalog import api as catalog_api
     from shop.catalog import views as catalog_views
     from shop.core.api import api
-    from shop.fulfillment import api as fulfilment_api
-    from shop.fulfillment import views as fulfilment_views
+    from shop.fulfilment import api as fulfilment_api
+    from shop.fulfilment import views as fulfilment_views
     from shop.inventory import api as inventory_api
     from shop.inventory import views as inventory_views
     from shop.ops import views as ops_views

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def fulfil_order_task(order_id: int) -> str:
     """Pick a paid order: its reservation becomes sale movements on specific lots (first-expiry-first)."""
     from shop.core.db import atomic
-    from shop.fulfillment.services import pick_order
+    from shop.fulfilment.services import pick_order
 
     with atomic():
         outcome = pick_order(order_id)
@@ -30,7 +30,7 @@ def fulfil_order_task(order_id: int) -> str:
 def prepare_handover_task(order_id: int) -> str:
     """Create a picked order's shipment or pickup ticket and queue the buyer's notice."""
     from shop.core.db import atomic
-    from shop.fulfillment.services import prepare_handover
+    from shop.fulfilment.services import prepare_handover
 
     with atomic():
         outcome = prepare_handover(order_id)

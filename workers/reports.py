@@ -12,7 +12,7 @@ from celery import shared_task
 @shared_task(name="shop.reports.stock_alerts", ignore_result=True)
 def stock_alerts_task() -> int:
     """Tell each location's operators about low stock and lots expiring soon (a digest per change)."""
-    from shop.fulfillment.hall_reports import send_stock_alerts
+    from shop.fulfilment.hall_reports import send_stock_alerts
     from workers.tasks import claim_period
 
     if not claim_period("shop.reports.stock_alerts"):
@@ -25,7 +25,7 @@ def hall_summary_task(day: str | None = None) -> int:
     """Store yesterday's sales summary of each hall for its operators (``day``: ISO date to redo one)."""
     from datetime import date
 
-    from shop.fulfillment.hall_reports import send_hall_summaries
+    from shop.fulfilment.hall_reports import send_hall_summaries
     from workers.tasks import claim_period
 
     if day is None and not claim_period("shop.reports.hall_summary"):

@@ -203,7 +203,7 @@ def order_dict(order, *, staff: bool = False) -> dict:
     from sqlalchemy import select
 
     from shop.core.db import db
-    from shop.fulfillment.queries import fulfilment_of
+    from shop.fulfilment.queries import fulfilment_of
     from shop.payments.models import Refund
 
     # Only a paid order can have refunds: a new order's answer needs no look.

@@ -161,7 +161,7 @@ def my_orders():
 @login_required
 def order_page(order_id: int):
     order = services.order_for_viewer(order_id, current_user)
-    from shop.fulfillment.queries import fulfilment_of
+    from shop.fulfilment.queries import fulfilment_of
     from shop.orders.schemas import payment_dict
     from shop.payments.models import Refund
 

@@ -136,7 +136,7 @@ def stripe_api() -> Iterator[StripeStandIn]:
 @pytest.fixture
 def hold_fulfilment(seeded, monkeypatch):
     """Payment tests stop at ``paid``: the fulfilment message stays queued in the outbox instead of
-    running inline (the pipeline has its own tests in tests/fulfillment)."""
+    running inline (the pipeline has its own tests in tests/fulfilment)."""
     monkeypatch.delitem(seeded.extensions["celery"].tasks, "shop.fulfilment.fulfil_order")
 
 

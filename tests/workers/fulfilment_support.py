@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from shop.core.db import db
 from shop.core.models import OutboxMessage
-from shop.fulfillment.models import PickupTicket, Shipment
+from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import StockMovement
 from shop.inventory.services import reconcile
 from shop.notifications.models import Notification

@@ -8,7 +8,7 @@ import pytest
 
 from shop.core.db import atomic
 from shop.demo import seed_demo
-from tests.fulfillment.helpers import operator, paid_order
+from tests.fulfilment.helpers import operator, paid_order
 from tests.orders.helpers import buyer
 from tests.workers.fulfilment_support import (
     assert_each_fulfilled_once,

@@ -16,7 +16,7 @@ from shop.inventory.models import StockMovement
 from shop.inventory.services import reconcile
 from shop.notifications.models import Notification
 from shop.orders.models import Order, OrderStatusChange
-from tests.fulfillment.helpers import place
+from tests.fulfilment.helpers import place
 from tests.orders.helpers import buyer, reserved
 from tests.workers.fulfilment_support import wait_until
 from tests.workers.support import process_env, start_beat, start_worker

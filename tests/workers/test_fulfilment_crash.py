@@ -11,7 +11,7 @@ import json
 import pytest
 import redis
 
-from tests.fulfillment.helpers import SHIP, operator, paid_order
+from tests.fulfilment.helpers import SHIP, operator, paid_order
 from tests.orders.helpers import buyer
 from tests.workers.fulfilment_support import (
     assert_each_fulfilled_once,

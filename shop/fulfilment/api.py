@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from shop.accounts.auth import api_user, require_role
 from shop.core.db import atomic
 from shop.core.idempotency import idempotent
-from shop.fulfillment import queries, services
-from shop.fulfillment.schemas import (
+from shop.fulfilment import queries, services
+from shop.fulfilment.schemas import (
     FulfilmentOrderOut,
     HallPickListOut,
     HandoverIn,

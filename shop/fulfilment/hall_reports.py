@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from shop.aid.services import LOCAL_TZ, local_day
 from shop.catalog.models import Location
 from shop.core.db import atomic, db, utcnow
-from shop.fulfillment.models import PickupTicket, Shipment
+from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import CounterSale
 from shop.inventory.queries import expiring_lots, is_expired, low_stock
 from shop.notifications.models import Notification

@@ -7,8 +7,8 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from shop.core.api import PageArgs, PageSchema
-from shop.fulfillment.models import COURIERS
-from shop.fulfillment.queries import SECTIONS
+from shop.fulfilment.models import COURIERS
+from shop.fulfilment.queries import SECTIONS
 
 
 class SectionArgs(PageArgs):

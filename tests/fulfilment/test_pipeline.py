@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from shop.catalog.models import Location, Variant
 from shop.core.db import atomic, db
-from shop.fulfillment import services
-from shop.fulfillment.errors import InvalidShipment, NothingToShip, NotShipped, PickupNotFound
-from shop.fulfillment.models import PickupTicket, Shipment
+from shop.fulfilment import services
+from shop.fulfilment.errors import InvalidShipment, NothingToShip, NotShipped, PickupNotFound
+from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import Lot, StockLevel
 from shop.inventory.services import add_stock, reconcile
 from shop.orders.errors import BadTransition
 from shop.orders.services import cancel_order
-from tests.fulfillment.helpers import (
+from tests.fulfilment.helpers import (
     SHIP,
     handovers,
     notices,
@@ -250,7 +250,7 @@ def test_cannot_ship_a_pickup_order_or_retry_a_completed_one(shop):
     code = db.session.scalar(select(PickupTicket.code).where(PickupTicket.order_id == order_id))
     with atomic():
         services.hand_over(_hall(), code, staff=staff)
-    from shop.fulfillment.errors import NotRetryable
+    from shop.fulfilment.errors import NotRetryable
 
     with pytest.raises(NotRetryable), atomic():
         services.retry_fulfilment(order_id, staff=staff)

@@ -6,10 +6,10 @@ import re
 from sqlalchemy import select
 
 from shop.core.db import db
-from shop.fulfillment.models import PickupTicket
+from shop.fulfilment.models import PickupTicket
 from shop.orders.models import Order
 from tests.conftest import create_user
-from tests.fulfillment.helpers import SHIP, paid_order
+from tests.fulfilment.helpers import SHIP, paid_order
 from tests.orders.helpers import buyer
 
 

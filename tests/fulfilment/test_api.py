@@ -3,9 +3,9 @@
 from sqlalchemy import select
 
 from shop.core.db import db
-from shop.fulfillment.models import PickupTicket
+from shop.fulfilment.models import PickupTicket
 from tests.conftest import create_user
-from tests.fulfillment.helpers import SHIP, operator, paid_order
+from tests.fulfilment.helpers import SHIP, operator, paid_order
 from tests.orders.helpers import auth, buyer
 
 BASE = "/api/v1/fulfilment"

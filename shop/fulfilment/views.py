@@ -13,9 +13,9 @@ from flask_login import current_user
 from shop.accounts.auth import require_staff_page
 from shop.core.db import atomic, db
 from shop.core.errors import ShopError
-from shop.fulfillment import queries, services
-from shop.fulfillment.errors import PickupNotFound, TooManyWrongCodes
-from shop.fulfillment.models import COURIERS
+from shop.fulfilment import queries, services
+from shop.fulfilment.errors import PickupNotFound, TooManyWrongCodes
+from shop.fulfilment.models import COURIERS
 
 bp = Blueprint("fulfilment_web", __name__, url_prefix="/console/fulfilment")
 STAFF = ("operator", "admin")
@@ -45,7 +45,7 @@ def index():
     if len(locations) == 1:
         return redirect(url_for("fulfilment_web.hall", code=locations[0].code))
     counts = {loc.code: queries.section_counts(loc) for loc in locations}
-    return render_template("fulfillment/index.html", locations=locations, counts=counts)
+    return render_template("fulfilment/index.html", locations=locations, counts=counts)
 
 
 @bp.get("/<code>")
@@ -63,7 +63,7 @@ def hall(code: str):
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     items, total = queries.section_page(location, section, page=page, per_page=PER_PAGE)
     return render_template(
-        "fulfillment/hall.html",
+        "fulfilment/hall.html",
         location=location,
         counts=counts,
         section=section,
@@ -82,7 +82,7 @@ def hall(code: str):
 def pick_list(code: str):
     location = services.location_for(current_user, code)
     return render_template(
-        "fulfillment/pick_list.html", location=location, picks=queries.hall_pick_list(location)
+        "fulfilment/pick_list.html", location=location, picks=queries.hall_pick_list(location)
     )
 
 
@@ -108,7 +108,7 @@ def handover(code: str):
             flash(_("No pickup is waiting here with this code."), "error")
         except ShopError as err:
             _error(err)
-    return render_template("fulfillment/handover.html", location=location, item=item, code=ticket_code)
+    return render_template("fulfilment/handover.html", location=location, item=item, code=ticket_code)
 
 
 @bp.get("/orders/<int:order_id>")
@@ -116,7 +116,7 @@ def handover(code: str):
 def order(order_id: int):
     item = queries.decorate([services.order_for_staff(order_id, current_user)])[0]
     return render_template(
-        "fulfillment/order.html", item=item, couriers=COURIERS, courier_names=services.COURIER_NAMES
+        "fulfilment/order.html", item=item, couriers=COURIERS, courier_names=services.COURIER_NAMES
     )
 
 
@@ -193,7 +193,7 @@ def queues():
     failures = list(db.session.scalars(select(TaskFailure).order_by(TaskFailure.id.desc()).limit(30)))
     settings = current_app.extensions["settings"]
     return render_template(
-        "fulfillment/queues.html",
+        "fulfilment/queues.html",
         depths=outbox.queue_depths(),
         queue_names=outbox.QUEUES,
         stats=outbox.stats(),

@@ -14,8 +14,8 @@ from sqlalchemy import Select, func, select
 
 from shop.catalog.models import Location
 from shop.core.db import db
-from shop.fulfillment.models import PickupTicket, Shipment
-from shop.fulfillment.services import SALE_KIND, sale_reference
+from shop.fulfilment.models import PickupTicket, Shipment
+from shop.fulfilment.services import SALE_KIND, sale_reference
 from shop.inventory.models import Lot, StockMovement
 from shop.orders.models import Order
 
@@ -208,7 +208,7 @@ def fulfilment_of(order: Order) -> dict | None:
     shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order.id))
     if shipment is None:
         return None
-    from shop.fulfillment.services import courier_label
+    from shop.fulfilment.services import courier_label
 
     zh, en = courier_label(shipment)
     return {

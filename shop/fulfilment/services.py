@@ -29,14 +29,14 @@ from shop.aid.services import local_day
 from shop.catalog.models import Location, Variant
 from shop.core.db import db, utcnow
 from shop.core.outbox import enqueue
-from shop.fulfillment.errors import (
+from shop.fulfilment.errors import (
     InvalidShipment,
     NothingToShip,
     NotRetryable,
     NotShipped,
     PickupNotFound,
 )
-from shop.fulfillment.models import COURIERS, PickupTicket, Shipment
+from shop.fulfilment.models import COURIERS, PickupTicket, Shipment
 from shop.inventory import services as stock
 from shop.inventory.errors import InsufficientStock
 from shop.orders import services as orders
@@ -317,7 +317,7 @@ def open_ticket(location: Location, code: str, *, staff: User) -> PickupTicket:
     by trying them in turn.
     """
     from shop.core.limits import failure_throttle
-    from shop.fulfillment.errors import TooManyWrongCodes
+    from shop.fulfilment.errors import TooManyWrongCodes
 
     throttle = failure_throttle("pickup-codes", "RATE_LIMIT_PICKUP_CODES")
     key = (location.code, str(staff.id))

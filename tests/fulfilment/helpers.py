@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from shop.core.db import atomic, db
-from shop.fulfillment.models import PickupTicket, Shipment
+from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import StockMovement
 from shop.notifications.models import Notification
 from shop.orders import services as orders

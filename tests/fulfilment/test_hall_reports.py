@@ -7,14 +7,14 @@ from sqlalchemy import select, update
 from shop.aid.services import LOCAL_TZ
 from shop.catalog.models import Location, Variant
 from shop.core.db import atomic, db, utcnow
-from shop.fulfillment import services
-from shop.fulfillment.hall_reports import hall_summary, send_hall_summaries, send_stock_alerts, stock_alerts
-from shop.fulfillment.models import PickupTicket, Shipment
+from shop.fulfilment import services
+from shop.fulfilment.hall_reports import hall_summary, send_hall_summaries, send_stock_alerts, stock_alerts
+from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.sales import record_counter_sale
 from shop.inventory.services import add_stock
 from shop.notifications.models import Notification
 from shop.orders.models import Order
-from tests.fulfillment.helpers import SHIP, operator, paid_order, place
+from tests.fulfilment.helpers import SHIP, operator, paid_order, place
 from tests.orders.helpers import buyer
 
 
