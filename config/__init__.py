@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     MANUAL_RESERVATION_MINUTES: int = Field(default=48 * 60, ge=1, le=14 * 24 * 60)
     API_TOKEN_TTL_SECONDS: int = Field(default=12 * 3600, ge=60)
     DEFAULT_LOCALE: Literal["zh", "en"] = "zh"
+    # The zone of every business date and every time a person reads (shop.core.clock); not the server's.
+    SHOP_TIMEZONE: str = "Asia/Shanghai"
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH: int = Field(default=1024 * 1024, ge=1024)
 
@@ -117,6 +120,15 @@ class Settings(BaseSettings):
     # Logs: "json" (one object per line, with request id) or "text". Production defaults to json.
     LOG_FORMAT: Literal["json", "text", ""] = ""
     LOG_LEVEL: str = "INFO"
+
+    @field_validator("SHOP_TIMEZONE")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SHOP_TIMEZONE {value!r} is not an IANA time zone") from exc
+        return value
 
     @model_validator(mode="after")
     def _fill_profile_defaults(self) -> Settings:

@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
+from shop.core import clock
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -26,6 +27,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(settings.flask_config())
     app.extensions["settings"] = settings
+    clock.configure(settings.SHOP_TIMEZONE)
     if settings.PROXY_FIX_X_FOR:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
