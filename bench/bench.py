@@ -422,7 +422,7 @@ def main() -> int:
     out_dir = BENCH / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from shop import create_app
+    from bench.app import create_bench_app
 
     env = production_env(database_url, redis_url, out_dir)
     os.environ.update(
@@ -438,10 +438,9 @@ def main() -> int:
         "REDIS_URL": redis_url,
         "SECRET_KEY": env["SECRET_KEY"],
         "SESSION_COOKIE_SECURE": True,
-        "BENCH_ENDPOINTS": True,
         "DATA_DIR": out_dir,
     }
-    app = create_app(app_config)
+    app = create_bench_app(app_config)
     with app.app_context():
         from bench.data import load_catalogue
 
