@@ -2,7 +2,7 @@
 
 Web: ``gunicorn --config config/gunicorn.py 'bench.app:create_bench_app()'`` (``bench/harness.py``).
 Workers: ``celery -A bench.worker worker`` (``bench/worker.py``). Only the benchmark builds this app, so
-the baseline endpoints (``/_bench/...``) and the no-op task never ship with the shop.
+the baseline endpoints (``/api/_bench/...``) and the no-op task never ship with the shop.
 """
 
 from __future__ import annotations

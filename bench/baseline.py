@@ -1,5 +1,8 @@
 """Baselines for the benchmarks, served beside the shop by the bench's app only (``bench/app.py``): a
-bare JSON endpoint and one conditional stock UPDATE, the ceilings the real endpoints are compared to."""
+bare JSON endpoint and one conditional stock UPDATE, the ceilings the real endpoints are compared to.
+
+They live under ``/api/`` so a request takes the same path through the shop's hooks as the API calls
+they are compared to: a POST elsewhere is a page form and is refused (400) without a CSRF token."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from sqlalchemy import text
 
 from shop.core.db import db
 
-bp = Blueprint("bench", __name__, url_prefix="/_bench")
+bp = Blueprint("bench", __name__, url_prefix="/api/_bench")
 
 
 @bp.get("/bare")
