@@ -11,8 +11,9 @@ from sqlalchemy import Select, func, or_, select
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
-from shop.catalog.errors import LocationNotFound, UnknownSku
+from shop.catalog.errors import LocationNotFound
 from shop.catalog.models import Location, Variant
+from shop.catalog.services import variants_by_sku
 from shop.core.db import db
 from shop.inventory.errors import SaleNotFound, TransferNotFound, UnknownLocation
 from shop.inventory.models import CounterSale, Lot, StockLevel, StockMovement, Transfer
@@ -41,24 +42,8 @@ def location_for(user: User, code: str, *, field_name: str | None = None) -> Loc
     return loc
 
 
-def variants_by_sku(skus: Sequence[str], fields: Sequence[str]) -> list[Variant]:
-    """The variant of each SKU, in order (one query for all); an unknown SKU is a 422 naming its field.
-
-    The one place a SKU from a request becomes an item: ``variant_by_sku`` and ``items_for`` use it.
-    """
-    wanted = set(skus)
-    found = (
-        {v.sku: v for v in db.session.scalars(select(Variant).where(Variant.sku.in_(wanted)))}
-        if wanted
-        else {}
-    )
-    for sku, field_name in zip(skus, fields, strict=True):
-        if sku not in found:
-            raise UnknownSku(f"unknown SKU {sku!r}", errors=[{"field": field_name, "message": "unknown SKU"}])
-    return [found[sku] for sku in skus]
-
-
 def variant_by_sku(sku: str, *, field_name: str = "sku") -> Variant:
+    """The variant of one SKU from a request (unknown: a 422 naming ``field_name``)."""
     return variants_by_sku([sku], [field_name])[0]
 
 
@@ -68,10 +53,9 @@ def items_for(
     *,
     field: str = "lines",
 ) -> list[T]:
-    """Turn request lines (each with a ``sku``) into a use case's items: ``make(variant, line)`` each.
-
-    An unknown SKU is a 422 naming ``{field}.{i}.sku``.
-    """
+    """Turn request lines (each with a ``sku``) into a use case's items: ``make(variant, line)`` each,
+    with one query for all SKUs (``catalog.services.variants_by_sku``: an unknown SKU is a 422 naming
+    ``{field}.{i}.sku``). Every inventory handler, API or console, builds its items here."""
     variants = variants_by_sku([ln["sku"] for ln in lines], [f"{field}.{i}.sku" for i in range(len(lines))])
     return [make(variant, ln) for variant, ln in zip(variants, lines, strict=True)]
 
