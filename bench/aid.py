@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from bench.harness import BENCH, Report, Row, http_json, py_spy, python, start_gunicorn, wrk
+from shop.aid.models import ROLLUP_DIMS, ROLLUP_SUMS
 
 SEED = 20261127
 NULL = "\\N"  # COPY text format
@@ -255,14 +256,12 @@ def drop_secondary_indexes(conn: psycopg.Connection, table: str) -> list[str]:
     return again
 
 
-ROLLUP_FROM_LEDGER = """
-INSERT INTO aid_rollup (programme_id, day, channel, category_id, product_id, producer_id, township,
-                        location_id, qualifying, direct_purchase, amount_fen, quantity, entries)
-SELECT programme_id, day, channel, category_id, product_id, producer_id, township, COALESCE(location_id, 0),
-       qualifying, direct_purchase, sum(amount_fen), sum(quantity), count(*)
+_LEDGER_DIMS = ", ".join("COALESCE(location_id, 0)" if d == "location_id" else d for d in ROLLUP_DIMS)
+ROLLUP_FROM_LEDGER = f"""
+INSERT INTO aid_rollup ({", ".join(ROLLUP_DIMS)}, {", ".join(ROLLUP_SUMS)})
+SELECT {_LEDGER_DIMS}, sum(amount_fen), sum(quantity), count(*)
 FROM aid_entry WHERE programme_id IS NOT NULL
-GROUP BY programme_id, day, channel, category_id, product_id, producer_id, township, COALESCE(location_id, 0),
-         qualifying, direct_purchase
+GROUP BY {_LEDGER_DIMS}
 """
 
 

@@ -33,14 +33,14 @@ def scenario(name):
 def catalogue(ctx, report: Report) -> None:
     base = ctx["web"].base
     secs = ctx["seconds"]
-    bare = wrk(f"{base}/_bench/bare", connections=32, seconds=secs)
+    bare = wrk(f"{base}/api/_bench/bare", connections=32, seconds=secs)
     report.add(
         Row(
             "catalogue",
             "bare JSON endpoint req/s",
             bare["rps"],
             "req/s",
-            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms",
+            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms, errors {bare['errors']}",
         )
     )
     for label, path in [
@@ -108,7 +108,7 @@ def checkout(ctx, report: Report) -> None:
     base, secs = ctx["web"].base, ctx["seconds"]
     token = customer_token(base)
     bare = wrk(
-        f"{base}/_bench/update?level={info['bare_level_id']}",
+        f"{base}/api/_bench/update?level={info['bare_level_id']}",
         connections=64,
         seconds=secs,
         script="post.lua",
@@ -120,7 +120,7 @@ def checkout(ctx, report: Report) -> None:
             "bare conditional UPDATE req/s",
             bare["rps"],
             "req/s",
-            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms",
+            notes=f"p99 {bare['p99_us'] / 1000:.1f} ms, errors {bare['errors']}",
         )
     )
     body = json.dumps(
@@ -336,7 +336,7 @@ def tune(ctx, report: Report) -> None:
         )
         try:
             token = customer_token(web.base)
-            bare = wrk(f"{web.base}/_bench/bare", connections=32, seconds=secs)
+            bare = wrk(f"{web.base}/api/_bench/bare", connections=32, seconds=secs)
             lst = wrk(f"{web.base}/api/v1/products?per_page=20", connections=32, seconds=secs)
             hot = hot_checkout(web.base, token, info["hot_sku"], secs)
             rss = max(peak_rss_mb(p) for p in web.pids()[1:])
@@ -422,7 +422,7 @@ def main() -> int:
     out_dir = BENCH / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from shop import create_app
+    from bench.app import create_bench_app
 
     env = production_env(database_url, redis_url, out_dir)
     os.environ.update(
@@ -438,10 +438,9 @@ def main() -> int:
         "REDIS_URL": redis_url,
         "SECRET_KEY": env["SECRET_KEY"],
         "SESSION_COOKIE_SECURE": True,
-        "BENCH_ENDPOINTS": True,
         "DATA_DIR": out_dir,
     }
-    app = create_app(app_config)
+    app = create_bench_app(app_config)
     with app.app_context():
         from bench.data import load_catalogue
 

@@ -36,7 +36,6 @@ def production_env(database_url: str, redis_url: str, data_dir: Path, **extra: s
         REDIS_URL=redis_url,
         SECRET_KEY="bench-" + "k" * 40,
         SESSION_COOKIE_SECURE="true",
-        BENCH_ENDPOINTS="true",
         RATELIMIT_ENABLED="false",
         DATA_DIR=str(data_dir),
         WEB_ACCESS_LOG="",  # access logging to a pipe would cost CPU the figures should not include
@@ -97,7 +96,7 @@ def start_gunicorn(
             f"127.0.0.1:{port}",
             "--access-logfile",
             "/dev/null",
-            "shop:create_app()",
+            "bench.app:create_bench_app()",
         ],
         cwd=ROOT,
         env=env,
@@ -268,13 +267,14 @@ def start_celery(
     queues: str = "default,payments,fulfilment,reports",
     name: str = "",
 ) -> subprocess.Popen:
-    """A Celery worker in the production profile (prefork, ``concurrency`` processes); wait until ready."""
+    """A Celery worker in the production profile (prefork, ``concurrency`` processes) running the shop's
+    tasks and the no-op baseline (``bench/worker.py``); wait until ready."""
     log = log_dir / f"{name or 'celery'}-{concurrency}.log"
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "celery"),
             "-A",
-            "workers.main",
+            "bench.worker",
             "worker",
             "--loglevel",
             "INFO",
@@ -345,7 +345,7 @@ def noop_drain(
     """Queue ``tasks`` no-op tasks on ``fulfilment``, start a worker on that queue and time the drain."""
     with celery_app.producer_or_acquire() as producer:
         for i in range(tasks):
-            celery_app.send_task("shop.bench.noop", args=[i], queue="fulfilment", producer=producer)
+            celery_app.send_task("bench.noop", args=[i], queue="fulfilment", producer=producer)
     proc = start_celery(env, log_dir, concurrency=concurrency, queues="fulfilment")
     try:
         secs = wait_drained(redis_url, "fulfilment", tasks)

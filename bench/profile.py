@@ -61,7 +61,7 @@ def main() -> int:
         from bench.bench import customer_token
 
         extra: dict[str, str] = {}
-        script, url = "get.lua", f"{web.base}/_bench/bare"
+        script, url = "get.lua", f"{web.base}/api/_bench/bare"
         if args.target == "list":
             url = f"{web.base}/api/v1/products?per_page=20"
         elif args.target == "page":

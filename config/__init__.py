@@ -113,10 +113,6 @@ class Settings(BaseSettings):
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
     PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
 
-    # Benchmarks: bare baseline endpoints under /_bench and an X-SQL-Statements response header.
-    BENCH_ENDPOINTS: bool = False
-    SQL_COUNT_HEADER: bool = False
-
     # Logs: "json" (one object per line, with request id) or "text". Production defaults to json.
     LOG_FORMAT: Literal["json", "text", ""] = ""
     LOG_LEVEL: str = "INFO"
@@ -150,12 +146,6 @@ class Settings(BaseSettings):
                 self.CELERY_BROKER_URL = "filesystem://"
         if not self.LOG_FORMAT:
             self.LOG_FORMAT = "json" if self.SHOP_PROFILE == "production" else "text"
-        if (
-            self.SHOP_PROFILE == "production"
-            and self.BENCH_ENDPOINTS
-            and not self.SECRET_KEY.startswith("bench-")
-        ):
-            raise ConfigError("BENCH_ENDPOINTS is for benchmark runs only")
         if self.CATALOGUE_CACHE_SECONDS < 0:
             self.CATALOGUE_CACHE_SECONDS = 2.0 if self.SHOP_PROFILE == "production" else 0.0
         if self.SHOP_PROFILE == "production":

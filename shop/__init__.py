@@ -65,15 +65,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     init_api(app)
     _register_blueprints(app)
 
-    if settings.BENCH_ENDPOINTS:
-        from shop.ops import bench
-
-        app.register_blueprint(bench.bp)
-    if settings.SQL_COUNT_HEADER:
-        from shop.ops.bench import init_sql_counter
-
-        init_sql_counter(app)
-
     from shop.core.errors import register_error_handlers
 
     register_error_handlers(app)

@@ -70,7 +70,6 @@ def send_notification_task(notification_id: int) -> str:
 
 
 import workers.aid  # noqa: E402  (registers shop.aid.* tasks)
-import workers.bench  # noqa: E402  (registers the benchmark baseline shop.bench.noop)
 import workers.fulfilment  # noqa: E402  (registers shop.fulfilment.* tasks)
 import workers.orders  # noqa: E402  (registers shop.orders.* tasks)
 import workers.payments  # noqa: E402  (registers shop.payments.* tasks)

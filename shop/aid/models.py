@@ -25,6 +25,21 @@ CHANNELS = ("online", "hall", "fair", "subscription", "charity_sale", "work_unit
 # Hall sales always go through the counter (POS), so they can never be entered a second time by hand.
 OFFSHOP_CHANNELS = ("online", "fair", "subscription", "charity_sale", "work_unit")
 OFFSHOP_STATUSES = ("pending", "approved", "rejected", "voided")
+# What the rollups sum the ledger along (the unique key of a rollup row), and the sums they keep. Declared
+# here only: the upsert (services), the reconciliation and the officer totals (reports) derive theirs.
+ROLLUP_DIMS = (
+    "programme_id",
+    "day",
+    "channel",
+    "category_id",
+    "product_id",
+    "producer_id",
+    "township",
+    "location_id",
+    "qualifying",
+    "direct_purchase",
+)
+ROLLUP_SUMS = ("amount_fen", "quantity", "entries")
 
 
 class AidProgramme(db.Model):
@@ -125,21 +140,7 @@ class AidRollup(db.Model):
     """
 
     __tablename__ = "aid_rollup"
-    __table_args__ = (
-        UniqueConstraint(
-            "programme_id",
-            "day",
-            "channel",
-            "category_id",
-            "product_id",
-            "producer_id",
-            "township",
-            "location_id",
-            "qualifying",
-            "direct_purchase",
-            name="uq_aid_rollup_dims",
-        ),
-    )
+    __table_args__ = (UniqueConstraint(*ROLLUP_DIMS, name="uq_aid_rollup_dims"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("aid_programme.id"))

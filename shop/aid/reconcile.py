@@ -24,25 +24,12 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, null, or_, select, text, union_all
 
-from shop.aid.models import AidEntry, AidReconciliationRun, AidRollup, OffshopSale
+from shop.aid.models import ROLLUP_DIMS, ROLLUP_SUMS, AidEntry, AidReconciliationRun, AidRollup, OffshopSale
 from shop.core.db import atomic, db, in_unit_of_work, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_REPORTED = 200  # differences stored per run; the count is always complete
-DIMS = (
-    "programme_id",
-    "day",
-    "channel",
-    "category_id",
-    "product_id",
-    "producer_id",
-    "township",
-    "location_id",
-    "qualifying",
-    "direct_purchase",
-)
-SUMS = ("amount_fen", "quantity", "entries")
 
 
 @dataclass(frozen=True)
@@ -75,7 +62,7 @@ def source_checkers() -> dict[str, SourceChecker]:
 
 def _ledger_groups():
     e = AidEntry
-    cols = [getattr(e, d) for d in DIMS if d != "location_id"]
+    cols = [getattr(e, d) for d in ROLLUP_DIMS if d != "location_id"]
     location = func.coalesce(e.location_id, 0)
     return (
         select(
@@ -95,22 +82,22 @@ def rollup_differences(limit: int = MAX_REPORTED) -> tuple[list[Difference], int
     """Compare every rollup row with the ledger; return the first ``limit`` differences and their count."""
     ledger = _ledger_groups()
     r = AidRollup.__table__
-    same_dims = and_(*(r.c[d] == ledger.c[d] for d in DIMS))
-    mismatch = or_(*(r.c[s] != ledger.c[s] for s in SUMS))
+    same_dims = and_(*(r.c[d] == ledger.c[d] for d in ROLLUP_DIMS))
+    mismatch = or_(*(r.c[s] != ledger.c[s] for s in ROLLUP_SUMS))
     recorded_vs_ledger = (
         select(
-            *(r.c[d].label(d) for d in DIMS),
-            *(r.c[s].label(f"rec_{s}") for s in SUMS),
-            *(ledger.c[s].label(f"led_{s}") for s in SUMS),
+            *(r.c[d].label(d) for d in ROLLUP_DIMS),
+            *(r.c[s].label(f"rec_{s}") for s in ROLLUP_SUMS),
+            *(ledger.c[s].label(f"led_{s}") for s in ROLLUP_SUMS),
         )
         .select_from(r.outerjoin(ledger, same_dims))
         .where(or_(ledger.c.entries.is_(None), mismatch))
     )
     missing = (
         select(
-            *(ledger.c[d].label(d) for d in DIMS),
-            *(null().label(f"rec_{s}") for s in SUMS),
-            *(ledger.c[s].label(f"led_{s}") for s in SUMS),
+            *(ledger.c[d].label(d) for d in ROLLUP_DIMS),
+            *(null().label(f"rec_{s}") for s in ROLLUP_SUMS),
+            *(ledger.c[s].label(f"led_{s}") for s in ROLLUP_SUMS),
         )
         .select_from(ledger.outerjoin(r, same_dims))
         .where(r.c.id.is_(None))
@@ -122,9 +109,9 @@ def rollup_differences(limit: int = MAX_REPORTED) -> tuple[list[Difference], int
     diffs = []
     for row in rows:
         m = row._mapping
-        key = " ".join(f"{d}={m[d]}" for d in DIMS)
-        recorded = None if m["rec_entries"] is None else {s: int(m[f"rec_{s}"]) for s in SUMS}
-        expected = None if m["led_entries"] is None else {s: int(m[f"led_{s}"]) for s in SUMS}
+        key = " ".join(f"{d}={m[d]}" for d in ROLLUP_DIMS)
+        recorded = None if m["rec_entries"] is None else {s: int(m[f"rec_{s}"]) for s in ROLLUP_SUMS}
+        expected = None if m["led_entries"] is None else {s: int(m[f"led_{s}"]) for s in ROLLUP_SUMS}
         detail = (
             "rollup row without ledger entries"
             if expected is None
@@ -149,7 +136,9 @@ def rebuild_rollups() -> int:
     db.session.execute(delete(AidRollup))
     ledger = _ledger_groups()
     db.session.execute(
-        insert(AidRollup).from_select([*DIMS, *SUMS], select(*(ledger.c[c] for c in (*DIMS, *SUMS))))
+        insert(AidRollup).from_select(
+            [*ROLLUP_DIMS, *ROLLUP_SUMS], select(*(ledger.c[c] for c in (*ROLLUP_DIMS, *ROLLUP_SUMS)))
+        )
     )
     return int(db.session.scalar(select(func.count()).select_from(AidRollup)) or 0)
 

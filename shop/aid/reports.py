@@ -22,7 +22,7 @@ from sqlalchemy import case, func, select
 from shop.accounts.models import User
 from shop.aid import cache
 from shop.aid.errors import BadDateRange, RangeTooLong
-from shop.aid.models import AidEntry, AidProgramme, AidReconciliationRun, AidRollup
+from shop.aid.models import ROLLUP_DIMS, AidEntry, AidProgramme, AidReconciliationRun, AidRollup
 from shop.catalog.models import Category, Location, Producer
 from shop.core.db import db
 
@@ -128,60 +128,46 @@ def _keyed_by_code(items: list[dict]) -> list[dict]:
     return items
 
 
+# The rollup dimensions the totals are read along: all but the programme and the day (the range), and
+# the breakdown each one feeds.
+RANGE_DIMS = tuple(d for d in ROLLUP_DIMS if d not in ("programme_id", "day"))
+BREAKDOWNS = {
+    "channel": "channel",
+    "category": "category_id",
+    "producer": "producer_id",
+    "township": "township",
+    "location": "location_id",
+}
+
+
 def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
     """Return the officer totals of ``programme`` between ``rng.start`` and ``rng.end`` (inclusive)."""
     r = AidRollup
     where = (r.programme_id == programme.id, r.day >= rng.start, r.day <= rng.end)
     # One row per dimension combination over the whole range: bounded by the catalogue, not by sales.
-    rows = db.session.execute(
-        select(
-            r.channel,
-            r.category_id,
-            r.product_id,
-            r.producer_id,
-            r.township,
-            r.location_id,
-            r.qualifying,
-            r.direct_purchase,
-            func.sum(r.amount_fen),
-        )
-        .where(*where)
-        .group_by(
-            r.channel,
-            r.category_id,
-            r.product_id,
-            r.producer_id,
-            r.township,
-            r.location_id,
-            r.qualifying,
-            r.direct_purchase,
-        )
-    ).all()
+    cols = [getattr(r, d) for d in RANGE_DIMS]
+    rows = db.session.execute(select(*cols, func.sum(r.amount_fen)).where(*where).group_by(*cols)).all()
     month = _month_expr()
     month_rows = db.session.execute(
         select(month, r.qualifying, func.sum(r.amount_fen)).where(*where).group_by(month, r.qualifying)
     ).all()
 
     total = qualifying = direct = helped = 0
-    dims: dict[str, dict] = {
-        k: defaultdict(_Sums) for k in ("channel", "category", "producer", "township", "location")
-    }
+    dims: dict[str, dict] = {k: defaultdict(_Sums) for k in BREAKDOWNS}
     by_product: dict[int, _Sums] = defaultdict(_Sums)
-    for channel, cat, prod, producer, township, loc, qual, dp, amount in rows:
-        amount = int(amount or 0)
+    at = {d: i for i, d in enumerate(RANGE_DIMS)}
+    feeds = [(dims[name], at[dim]) for name, dim in BREAKDOWNS.items()] + [(by_product, at["product_id"])]
+    for row in rows:
+        amount, qual = int(row[-1] or 0), row[at["qualifying"]]
         total += amount
         if qual:
             qualifying += amount
-            if dp:
+            if row[at["direct_purchase"]]:
                 direct += amount
             else:
                 helped += amount
-        dims["channel"][channel].add(amount, qual)
-        dims["category"][cat].add(amount, qual)
-        dims["producer"][producer].add(amount, qual)
-        dims["township"][township].add(amount, qual)
-        dims["location"][loc].add(amount, qual)
-        by_product[prod].add(amount, qual)
+        for sums, i in feeds:
+            sums[row[i]].add(amount, qual)
     by_month: dict[str, _Sums] = {m: _Sums() for m in _months(rng)}
     for m, qual, amount in month_rows:
         by_month.setdefault(m, _Sums()).add(int(amount or 0), qual)

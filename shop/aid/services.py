@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
-from shop.aid.models import CHANNELS, AidEntry, AidProgramme, AidRollup
+from shop.aid.models import CHANNELS, ROLLUP_DIMS, AidEntry, AidProgramme, AidRollup
 from shop.catalog.models import Product, Variant
 from shop.core.db import after_commit, db, in_unit_of_work
 
@@ -53,22 +53,8 @@ def programme_on(day: date) -> AidProgramme | None:
     )
 
 
-ROLLUP_KEY = (
-    "programme_id",
-    "day",
-    "channel",
-    "category_id",
-    "product_id",
-    "producer_id",
-    "township",
-    "location_id",
-    "qualifying",
-    "direct_purchase",
-)
-
-
 def _rollup_key(entry: AidEntry) -> tuple:
-    return tuple((entry.location_id or 0) if k == "location_id" else getattr(entry, k) for k in ROLLUP_KEY)
+    return tuple((entry.location_id or 0) if k == "location_id" else getattr(entry, k) for k in ROLLUP_DIMS)
 
 
 def _bump_rollups(entries: list[AidEntry]) -> None:
@@ -90,11 +76,11 @@ def _bump_rollups(entries: list[AidEntry]) -> None:
     for key in sorted(sums):
         amount, quantity, count = sums[key]
         stmt = insert(table).values(
-            **dict(zip(ROLLUP_KEY, key, strict=True)), amount_fen=amount, quantity=quantity, entries=count
+            **dict(zip(ROLLUP_DIMS, key, strict=True)), amount_fen=amount, quantity=quantity, entries=count
         )
         db.session.execute(
             stmt.on_conflict_do_update(
-                index_elements=list(ROLLUP_KEY),
+                index_elements=list(ROLLUP_DIMS),
                 set_={
                     "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
                     "quantity": table.c.quantity + stmt.excluded.quantity,

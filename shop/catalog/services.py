@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import Select, func, or_, select
 
-from shop.catalog.errors import BadFilter, LocationNotFound, ProducerNotFound, ProductNotFound
+from shop.catalog.errors import BadFilter, LocationNotFound, ProducerNotFound, ProductNotFound, UnknownSku
 from shop.catalog.models import Category, Location, Producer, Product, Variant
 from shop.core.api import page_of
 from shop.core.db import db
@@ -90,6 +90,21 @@ def get_product_by_slug(slug: str) -> Product:
 
 def variant_by_sku(sku: str) -> Variant | None:
     return db.session.scalar(select(Variant).where(Variant.sku == sku))
+
+
+def variants_by_sku(skus: Sequence[str], fields: Sequence[str]) -> list[Variant]:
+    """The variant of each SKU from a request, in order, with one query for all; an unknown SKU is a 422
+    (``UnknownSku``) naming its field (``fields[i]``, e.g. ``lines.2.sku``)."""
+    wanted = set(skus)
+    found = (
+        {v.sku: v for v in db.session.scalars(select(Variant).where(Variant.sku.in_(wanted)))}
+        if wanted
+        else {}
+    )
+    for sku, field_name in zip(skus, fields, strict=True):
+        if sku not in found:
+            raise UnknownSku(f"unknown SKU {sku!r}", errors=[{"field": field_name, "message": "unknown SKU"}])
+    return [found[sku] for sku in skus]
 
 
 def list_producers(*, page: int = 1, per_page: int = 20, township: str | None = None):

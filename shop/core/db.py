@@ -17,6 +17,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from shop.core.errors import ShopError
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -46,7 +48,8 @@ def atomic() -> Iterator[None]:
     """Run the block as one transaction: commit on success, roll back on error.
 
     Nested calls join the outer transaction and only flush. After the outermost commit the hooks
-    registered with ``after_commit`` run, in order.
+    registered with ``after_commit`` run, in order. A ``recorded`` refusal (``ShopError.recorded``: the
+    use case kept it on record) commits what was written before it, then is raised.
     """
     session = db.session()
     if _writing.get():
@@ -66,8 +69,14 @@ def atomic() -> Iterator[None]:
         finally:
             session.expire_on_commit = True
     token = _writing.set(True)
+    refused: ShopError | None = None
     try:
-        yield
+        try:
+            yield
+        except ShopError as err:
+            if not err.recorded:
+                raise
+            refused = err
         session.commit()
     except BaseException:
         session.rollback()
@@ -78,6 +87,8 @@ def atomic() -> Iterator[None]:
     hooks = session.info.pop(_AFTER_COMMIT, [])
     for hook in hooks:
         hook()
+    if refused is not None:
+        raise refused
 
 
 def after_commit(hook: Callable[[], None]) -> None:

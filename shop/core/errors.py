@@ -18,6 +18,10 @@ class ShopError(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    # A refusal the use case keeps on record (a refused over-receipt kept as a discrepancy): the unit of
+    # work (shop.core.db.atomic) commits what the use case wrote before raising it, instead of rolling
+    # back, and the error is then answered as usual. Every other error changes nothing.
+    recorded = False
 
     def __init__(self, detail: str = "", *, errors: list[dict[str, str]] | None = None, **extra: Any):
         super().__init__(detail or self.title)
@@ -62,6 +66,33 @@ class Unavailable(ShopError):
     title = "Service unavailable"
 
 
+def problem_body(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The RFC 9457 problem document (a response's body, or one result of a batch): built only here."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def error_body(err: ShopError) -> dict[str, Any]:
+    """The problem document of a domain error."""
+    return problem_body(err.status, err.title, err.detail, slug=err.slug, errors=err.errors, **err.extra)
+
+
 def problem(
     status: int,
     title: str,
@@ -71,16 +102,8 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     **extra: Any,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (slug or str(status)),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.path if request else None,
-    }
-    if errors:
-        body["errors"] = errors
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body = problem_body(status, title, detail, slug=slug, errors=errors, **extra)
+    body["instance"] = request.path if request else None
     resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -91,6 +114,19 @@ def problem(
 
 def problem_from_error(err: ShopError) -> Response:
     return problem(err.status, err.title, err.detail, slug=err.slug, errors=err.errors, **err.extra)
+
+
+def invalid_input(messages: Any, *, prefix: str = "") -> ValidationFailed:
+    """The 422 for marshmallow messages: ``errors`` as ``[{field, message}]`` (each field under ``prefix``,
+    e.g. ``sales.3``), the detail listing them."""
+    errors = _flatten_messages(messages)
+    if prefix:
+        errors = [{"field": f"{prefix}.{e['field']}", "message": e["message"]} for e in errors]
+    return ValidationFailed(_errors_detail(errors), errors=errors)
+
+
+def _errors_detail(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
 
 
 def _flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -130,7 +166,7 @@ def http_problem(exc: HTTPException) -> Response:
         detail = "The request body is not valid JSON"
     if status == 422:
         title = "Invalid input"
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors or []) or detail
+        detail = _errors_detail(errors or []) or detail
     resp = problem(status, title, detail, slug=slug, errors=errors)
     if status == 405 and exc.get_response().headers.get("Allow"):
         resp.headers["Allow"] = exc.get_response().headers["Allow"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop.core.db import atomic, db
-from shop.core.errors import ValidationFailed
+from shop.core.errors import ShopError, ValidationFailed, problem_from_error
 from shop.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -84,7 +84,12 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
                 record = IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint, status=0, body="")
                 db.session.add(record)
                 db.session.flush()  # a concurrent duplicate blocks here until we commit
-                resp = fn(*args, **kwargs)
+                try:
+                    resp = fn(*args, **kwargs)
+                except ShopError as err:
+                    if not err.recorded:
+                        raise
+                    resp = problem_from_error(err)  # kept on record: its answer is the key's too
                 if not isinstance(resp, Response):
                     from flask import make_response
 

@@ -1,12 +1,16 @@
 """Halls and stock under /api/v1: stock, receipts, counter sales, adjustments, counts, transfers.
 
-Every endpoint needs an operator (at that location) or admin bearer token. Each request is one unit of
-work, except the batch of offline sales: there each sale is its own, so one sale that cannot be
-recorded does not hold back the rest of the tablet's queue.
+Every endpoint needs an operator (at that location) or admin bearer token. Every write has one shape
+(``_unit_of_work``): one unit of work, the location or transfer it acts on checked for the caller, then
+the handler parses its lines into items, calls one use case and renders; refusals are the use case's,
+answered as problem+json at the edge. The batch of offline sales is the exception: each sale is its own
+unit, so one sale that cannot be recorded does not hold back the rest of the tablet's queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import marshmallow as ma
@@ -15,12 +19,10 @@ from flask_smorest import Blueprint
 from shop.accounts.auth import api_user, ensure_location_access, require_role
 from shop.core.api import page_of
 from shop.core.db import atomic
-from shop.core.errors import PROBLEM_BASE, ShopError, _flatten_messages, problem_from_error
+from shop.core.errors import ShopError, error_body, invalid_input
 from shop.core.idempotency import idempotent
 from shop.inventory import adjustments, queries, sales, transfers
 from shop.inventory import schemas as s
-from shop.inventory.errors import ReceiptExceedsShipment, TransferNotFound
-from shop.inventory.models import Transfer
 from shop.inventory.services import reconcile
 
 blp = Blueprint(
@@ -45,12 +47,49 @@ def _movements(movements, location) -> list[dict]:
     return [s.movement_dict(mv, emails, location.code) for mv in movements]
 
 
-def _transfer_by_ref(ref: str) -> Transfer:
-    """A transfer by id ("12") or number ("C000012", "T000012")."""
-    digits = ref[1:] if ref[:1] in ("C", "T", "c", "t") else ref
-    if not digits.isdigit():
-        raise TransferNotFound(f"no transfer {ref}")
-    return queries.get_transfer(int(digits))
+def _unit_of_work(find: Callable[..., dict[str, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The shape of every write here: the caller, then one unit of work in which ``find(user, *args,
+    **path)`` looks up what the write acts on and checks the caller may act there, and the handler gets
+    it by keyword (with ``user``) to parse its lines into items, call one use case and render.
+
+    A refusal the use case raises is answered as problem+json by the error handlers, and changes nothing
+    unless the use case keeps it on record (``ShopError.recorded``).
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def run(*args: Any, **path: Any) -> Any:
+            user = api_user()
+            with atomic():
+                return view(*args, user=user, **find(user, *args, **path))
+
+        return run
+
+    return decorate
+
+
+def _path_location(user, *args: Any, code: str, **path: Any) -> dict[str, Any]:
+    return {"location": queries.location_for(user, code), **path}
+
+
+def _source_location(user, data: dict) -> dict[str, Any]:
+    # Named in the body: an unknown one is a 422 on its field, not a 404.
+    return {"location": queries.location_for(user, data["from_"], field_name="from")}
+
+
+def _transfer_at(end: str) -> Callable[..., dict[str, Any]]:
+    """The path's transfer, for the operators of its ``end`` (``to_location`` receives, ``from_location``
+    calls back)."""
+
+    def find(user, *args: Any, transfer_id: int) -> dict[str, Any]:
+        transfer = queries.get_transfer(transfer_id)
+        ensure_location_access(user, getattr(transfer, end))
+        return {"transfer": transfer}
+
+    return find
+
+
+_at_location = _unit_of_work(_path_location)
 
 
 # -- stock -----------------------------------------------------------------------------------------
@@ -119,12 +158,11 @@ def expiring(args: dict, code: str):
 @blp.response(200, s.StockItemSchema)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def set_threshold(data: dict, code: str, sku: str):
+@_at_location
+def set_threshold(data: dict, *, location, user, sku: str):
     """Set the low-stock threshold of a SKU at a location (null: back to the SKU's default)."""
-    with atomic():
-        location = queries.location_for(api_user(), code)
-        variant = queries.variant_by_sku(sku)
-        adjustments.set_low_stock_threshold(location, variant, data["threshold"], actor=api_user())
+    variant = queries.variant_by_sku(sku)
+    adjustments.set_low_stock_threshold(location, variant, data["threshold"], actor=user)
     return _stock_item(location, variant.sku)
 
 
@@ -150,51 +188,39 @@ def movements(args: dict, code: str):
 @blp.response(201, s.ReceiptOut)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def receive(data: dict, code: str):
+@_at_location
+def receive(data: dict, *, location, user):
     """Receive goods into lots; with ``consignment`` receive that consignment (shortfalls recorded)."""
-    user = api_user()
-    with atomic():
-        location = queries.location_for(user, code)
-        if data.get("consignment"):
-            transfer = _transfer_by_ref(data["consignment"])
-            if transfer.to_location_id != location.id:
-                raise TransferNotFound(f"consignment {transfer.number} is not addressed to {location.code}")
-            items = [
-                transfers.ReceiveItem(
-                    queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
-                    ln["quantity"],
-                    lot_code=ln.get("lot"),
-                )
-                for i, ln in enumerate(data["lines"])
-            ]
-            try:
-                transfers.receive_transfer(transfer, items, actor=user, note=data["note"])
-            except ReceiptExceedsShipment as err:
-                return _refuse_over_receipt(transfer, err, user)
-            return {
-                "location": location.code,
-                "reference": transfer.reference_key,
-                "transfer": s.transfer_dict(transfer),
-            }
-        items = [
-            transfers.ReceiptItem(
-                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
-                ln["quantity"],
-                lot_code=ln.get("lot"),
-                harvested_on=ln.get("harvested_on"),
-                best_before=ln.get("best_before"),
-            )
-            for i, ln in enumerate(data["lines"])
-        ]
-        moved = transfers.receive_goods(
-            location, items, actor=user, reference=data["reference"], note=data["note"]
+    if data.get("consignment"):
+        transfer = queries.consignment_for(location, data["consignment"])
+        items = queries.items_for(
+            data["lines"], lambda v, ln: transfers.ReceiveItem(v, ln["quantity"], lot_code=ln.get("lot"))
         )
+        transfers.receive_transfer(transfer, items, actor=user, note=data["note"])
         return {
             "location": location.code,
-            "reference": moved[0].reference,
-            "movements": _movements(moved, location),
-            "transfer": None,
+            "reference": transfer.reference_key,
+            "transfer": s.transfer_dict(transfer),
         }
+    items = queries.items_for(
+        data["lines"],
+        lambda v, ln: transfers.ReceiptItem(
+            v,
+            ln["quantity"],
+            lot_code=ln.get("lot"),
+            harvested_on=ln.get("harvested_on"),
+            best_before=ln.get("best_before"),
+        ),
+    )
+    moved = transfers.receive_goods(
+        location, items, actor=user, reference=data["reference"], note=data["note"]
+    )
+    return {
+        "location": location.code,
+        "reference": moved[0].reference,
+        "movements": _movements(moved, location),
+        "transfer": None,
+    }
 
 
 @blp.route("/locations/<code>/adjustments", methods=["POST"])
@@ -203,24 +229,22 @@ def receive(data: dict, code: str):
 @blp.response(201, s.AdjustmentOut)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def adjust(data: dict, code: str):
+@_at_location
+def adjust(data: dict, *, location, user):
     """Adjust stock with a reason (spoilage, expired, damage, lost, sample, found, customer_return, other)."""
-    user = api_user()
-    with atomic():
-        location = queries.location_for(user, code)
-        variant = queries.variant_by_sku(data["sku"])
-        moved = adjustments.adjust_stock(
-            location,
-            variant,
-            data["quantity_delta"],
-            reason=data["reason"],
-            actor=user,
-            note=data["note"],
-            lot_code=data.get("lot"),
-            harvested_on=data.get("harvested_on"),
-            best_before=data.get("best_before"),
-        )
-        return {"movements": _movements(moved, location), "item": _stock_item(location, variant.sku)}
+    variant = queries.variant_by_sku(data["sku"])
+    moved = adjustments.adjust_stock(
+        location,
+        variant,
+        data["quantity_delta"],
+        reason=data["reason"],
+        actor=user,
+        note=data["note"],
+        lot_code=data.get("lot"),
+        harvested_on=data.get("harvested_on"),
+        best_before=data.get("best_before"),
+    )
+    return {"movements": _movements(moved, location), "item": _stock_item(location, variant.sku)}
 
 
 @blp.route("/locations/<code>/counts", methods=["POST"])
@@ -229,29 +253,20 @@ def adjust(data: dict, code: str):
 @blp.response(201, s.CountOut)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def count(data: dict, code: str):
+@_at_location
+def count(data: dict, *, location, user):
     """Record a stock count; differences become count-correction movements."""
-    user = api_user()
-    with atomic():
-        location = queries.location_for(user, code)
-        items = [
-            adjustments.CountItem(
-                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["counted"], ln.get("lot")
-            )
-            for i, ln in enumerate(data["lines"])
-        ]
-        result = adjustments.record_count(location, items, actor=user, note=data["note"])
-        return s.count_dict(result)
+    items = queries.items_for(
+        data["lines"], lambda v, ln: adjustments.CountItem(v, ln["counted"], ln.get("lot"))
+    )
+    return s.count_dict(adjustments.record_count(location, items, actor=user, note=data["note"]))
 
 
 # -- counter sales ---------------------------------------------------------------------------------
 
 
 def _record_sale(location, data: dict, user) -> tuple[dict, int]:
-    lines = [
-        (queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["quantity"])
-        for i, ln in enumerate(data["lines"])
-    ]
+    lines = queries.items_for(data["lines"], lambda v, ln: (v, ln["quantity"]))
     result = sales.record_counter_sale(
         location,
         client_sale_id=data["client_sale_id"],
@@ -270,24 +285,10 @@ def _record_sale(location, data: dict, user) -> tuple[dict, int]:
 @blp.alt_response(200, schema=s.SaleSchema, description="this client_sale_id was already recorded")
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def sell(data: dict, code: str):
+@_at_location
+def sell(data: dict, *, location, user):
     """Record a counter sale; the same ``client_sale_id`` again returns the first sale (200), counted once."""
-    user = api_user()
-    with atomic():
-        location = queries.location_for(user, code)
-        return _record_sale(location, data, user)
-
-
-def _problem_body(err: ShopError) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + err.slug,
-        "title": err.title,
-        "status": err.status,
-        "detail": err.detail,
-    }
-    if err.errors:
-        body["errors"] = err.errors
-    return body
+    return _record_sale(location, data, user)
 
 
 @blp.route("/locations/<code>/sales/batch", methods=["POST"])
@@ -307,25 +308,10 @@ def sell_batch(data: dict, code: str):
     for i, raw in enumerate(data["sales"]):
         client_sale_id = raw.get("client_sale_id") if isinstance(raw, dict) else None
         try:
-            parsed = s.SaleSchemaIn().load(raw if isinstance(raw, dict) else {})
-        except ma.ValidationError as exc:
-            errors = [
-                {"field": f"sales.{i}.{e['field']}", "message": e["message"]}
-                for e in _flatten_messages(exc.messages)
-            ]
-            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-            problem = {
-                "type": PROBLEM_BASE + "validation-failed",
-                "title": "Invalid input",
-                "status": 422,
-                "detail": detail,
-                "errors": errors,
-            }
-            results.append(
-                {"client_sale_id": client_sale_id, "status": 422, "sale": None, "problem": problem}
-            )
-            continue
-        try:
+            try:
+                parsed = s.SaleSchemaIn().load(raw if isinstance(raw, dict) else {})
+            except ma.ValidationError as exc:
+                raise invalid_input(exc.messages, prefix=f"sales.{i}") from None
             with atomic():
                 body, status = _record_sale(location, parsed, user)
         except ShopError as err:
@@ -334,7 +320,7 @@ def sell_batch(data: dict, code: str):
                     "client_sale_id": client_sale_id,
                     "status": err.status,
                     "sale": None,
-                    "problem": _problem_body(err),
+                    "problem": error_body(err),
                 }
             )
             continue
@@ -390,23 +376,17 @@ def get_sale(code: str, sale_id: int):
 @blp.response(201, s.TransferSchema)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def send(data: dict):
+@_unit_of_work(_source_location)
+def send(data: dict, *, location, user):
     """Send goods to another location (from the Gangu warehouse: a consignment); they go in transit."""
-    user = api_user()
-    with atomic():
-        source = queries.location_by_code(data["from_"], field_name="from")
-        ensure_location_access(user, source)
-        destination = queries.location_by_code(data["to"], field_name="to")
-        items = [
-            transfers.SendItem(
-                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"), ln["quantity"], ln.get("lot")
-            )
-            for i, ln in enumerate(data["lines"])
-        ]
-        transfer = transfers.send_transfer(
-            source, destination, items, actor=user, note=data["note"], reference=data["reference"]
-        )
-        return s.transfer_dict(transfer)
+    destination = queries.location_by_code(data["to"], field_name="to")
+    items = queries.items_for(
+        data["lines"], lambda v, ln: transfers.SendItem(v, ln["quantity"], ln.get("lot"))
+    )
+    transfer = transfers.send_transfer(
+        location, destination, items, actor=user, note=data["note"], reference=data["reference"]
+    )
+    return s.transfer_dict(transfer)
 
 
 @blp.route("/transfers/<int:transfer_id>")
@@ -420,56 +400,36 @@ def get_transfer(transfer_id: int):
     return s.transfer_dict(transfer)
 
 
-def _refuse_over_receipt(transfer: Transfer, err: ReceiptExceedsShipment, user):
-    # Nothing was received; the refused report is kept as an "over" discrepancy for follow-up.
-    transfers.report_over_receipt(transfer, err.extra["excess"], actor_id=user.id)
-    return problem_from_error(err)
-
-
 @blp.route("/transfers/<int:transfer_id>/receive", methods=["POST"])
 @idempotent
 @blp.arguments(s.ReceiveSchema)
 @blp.response(200, s.TransferSchema)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def receive_transfer(data: dict, transfer_id: int):
+@_unit_of_work(_transfer_at("to_location"))
+def receive_transfer(data: dict, *, transfer, user):
     """Receive a transfer at its destination: per SKU (or lot) what arrived and what arrived damaged.
 
     With ``final`` (default) whatever is not reported is recorded as short and the transfer closes.
     Reporting more than is in transit is refused (409) and kept as a discrepancy; nothing is received.
     """
-    user = api_user()
-    with atomic():
-        transfer = queries.get_transfer(transfer_id)
-        ensure_location_access(user, transfer.to_location)
-        items = [
-            transfers.ReceiveItem(
-                queries.variant_by_sku(ln["sku"], field_name=f"lines.{i}.sku"),
-                ln["quantity"],
-                damaged=ln["damaged"],
-                lot_code=ln.get("lot"),
-            )
-            for i, ln in enumerate(data["lines"])
-        ]
-        try:
-            transfers.receive_transfer(transfer, items, actor=user, final=data["final"], note=data["note"])
-        except ReceiptExceedsShipment as err:
-            return _refuse_over_receipt(transfer, err, user)
-        return s.transfer_dict(transfer)
+    items = queries.items_for(
+        data["lines"],
+        lambda v, ln: transfers.ReceiveItem(v, ln["quantity"], damaged=ln["damaged"], lot_code=ln.get("lot")),
+    )
+    transfers.receive_transfer(transfer, items, actor=user, final=data["final"], note=data["note"])
+    return s.transfer_dict(transfer)
 
 
 @blp.route("/transfers/<int:transfer_id>/cancel", methods=["POST"])
 @blp.response(200, s.TransferSchema)
 @blp.doc(security=SECURITY)
 @require_role(*STAFF)
-def cancel_transfer(transfer_id: int):
+@_unit_of_work(_transfer_at("from_location"))
+def cancel_transfer(*, transfer, user):
     """Call back a transfer nothing of which was received: every unit returns to the source's lots."""
-    user = api_user()
-    with atomic():
-        transfer = queries.get_transfer(transfer_id)
-        ensure_location_access(user, transfer.from_location)
-        transfers.cancel_transfer(transfer, actor=user)
-        return s.transfer_dict(transfer)
+    transfers.cancel_transfer(transfer, actor=user)
+    return s.transfer_dict(transfer)
 
 
 @blp.route("/locations/<code>/transfers")

@@ -54,8 +54,11 @@ class TransferClosed(Conflict):
 
 
 class ReceiptExceedsShipment(Conflict):
+    """Nothing was received; the report is kept on the transfer as ``over`` discrepancies."""
+
     slug = "receipt-exceeds-shipment"
     title = "More received than was sent"
+    recorded = True
 
 
 class BadReason(ValidationFailed):

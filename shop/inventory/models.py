@@ -182,6 +182,13 @@ class Transfer(db.Model):
     def open(self) -> bool:
         return self.status in ("in_transit", "partially_received")
 
+    @property
+    def cancellable(self) -> bool:
+        """Still in transit with nothing of it received, damaged or short: it can be called back."""
+        return self.status == "in_transit" and not any(
+            line.quantity_received or line.quantity_damaged or line.quantity_short for line in self.lines
+        )
+
 
 class TransferLine(db.Model):
     """One lot sent on a transfer, and what became of it: received, short, damaged, or still in transit."""

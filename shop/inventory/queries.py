@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
-from shop.catalog.errors import LocationNotFound, UnknownSku
+from shop.catalog.errors import LocationNotFound
 from shop.catalog.models import Location, Variant
+from shop.catalog.services import variants_by_sku
 from shop.core.db import db
 from shop.inventory.errors import SaleNotFound, TransferNotFound, UnknownLocation
 from shop.inventory.models import CounterSale, Lot, StockLevel, StockMovement, Transfer
 
 SELLING_KINDS = ("hall", "fair")
+T = TypeVar("T")
 
 
 def location_by_code(code: str, *, field_name: str | None = None) -> Location:
@@ -30,18 +34,30 @@ def location_by_code(code: str, *, field_name: str | None = None) -> Location:
     return loc
 
 
-def location_for(user: User, code: str) -> Location:
-    """Return the location ``code`` after checking that ``user`` may act there (403 otherwise)."""
-    loc = location_by_code(code)
+def location_for(user: User, code: str, *, field_name: str | None = None) -> Location:
+    """Return the location ``code`` after checking that ``user`` may act there (403 otherwise); unknown,
+    it is a 404, or a 422 naming ``field_name`` when the code came in a body."""
+    loc = location_by_code(code, field_name=field_name)
     ensure_location_access(user, loc)
     return loc
 
 
 def variant_by_sku(sku: str, *, field_name: str = "sku") -> Variant:
-    variant = db.session.scalar(select(Variant).where(Variant.sku == sku))
-    if variant is None:
-        raise UnknownSku(f"unknown SKU {sku!r}", errors=[{"field": field_name, "message": "unknown SKU"}])
-    return variant
+    """The variant of one SKU from a request (unknown: a 422 naming ``field_name``)."""
+    return variants_by_sku([sku], [field_name])[0]
+
+
+def items_for(
+    lines: Sequence[Mapping[str, Any]],
+    make: Callable[[Variant, Mapping[str, Any]], T],
+    *,
+    field: str = "lines",
+) -> list[T]:
+    """Turn request lines (each with a ``sku``) into a use case's items: ``make(variant, line)`` each,
+    with one query for all SKUs (``catalog.services.variants_by_sku``: an unknown SKU is a 422 naming
+    ``{field}.{i}.sku``). Every inventory handler, API or console, builds its items here."""
+    variants = variants_by_sku([ln["sku"] for ln in lines], [f"{field}.{i}.sku" for i in range(len(lines))])
+    return [make(variant, ln) for variant, ln in zip(variants, lines, strict=True)]
 
 
 def user_locations(user: User) -> list[Location]:
@@ -198,6 +214,18 @@ def get_transfer(transfer_id: int) -> Transfer:
     transfer = db.session.get(Transfer, transfer_id)
     if transfer is None:
         raise TransferNotFound(f"transfer {transfer_id} does not exist")
+    return transfer
+
+
+def consignment_for(location: Location, ref: str) -> Transfer:
+    """The transfer ``ref`` (an id, "12", or a number, "C000012" / "T000012") addressed to ``location``;
+    one addressed elsewhere is not found here."""
+    digits = ref[1:] if ref[:1] in ("C", "T", "c", "t") else ref
+    if not digits.isdigit():
+        raise TransferNotFound(f"no transfer {ref}")
+    transfer = get_transfer(int(digits))
+    if transfer.to_location_id != location.id:
+        raise TransferNotFound(f"consignment {transfer.number} is not addressed to {location.code}")
     return transfer
 
 

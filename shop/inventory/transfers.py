@@ -3,7 +3,8 @@
 A consignment is a transfer whose source is the Gangu warehouse. Sending takes the units from the
 source's lots (first-expiry-first, or the named lot) and holds them at the in-transit location; the
 destination then receives what arrived, and what was short or damaged leaves transit as its own
-movement and discrepancy record. Over-receipts are refused: the caller records them separately.
+movement and discrepancy record. Over-receipts are refused, and kept on the transfer as ``over``
+discrepancies (the refusal is ``recorded``: its unit of work commits them, nothing else).
 """
 
 from __future__ import annotations
@@ -165,11 +166,9 @@ def _lock_open(transfer: Transfer) -> None:
     ).all()
 
 
-def _allocate(transfer: Transfer, items: list[ReceiveItem]) -> dict[int, list[int]]:
-    """Spread each reported quantity over the transfer's lines: ``{line id: [received, damaged]}``.
-
-    Raises ReceiptExceedsShipment (listing every excess) when more is reported than is in transit.
-    """
+def _allocate(transfer: Transfer, items: list[ReceiveItem]) -> tuple[dict[int, list[int]], list[dict]]:
+    """Spread each reported quantity over the transfer's lines: ``{line id: [received, damaged]}``, and
+    every excess (a SKU or lot reported beyond what is in transit)."""
     outstanding = {line.id: line.outstanding for line in transfer.lines}
     plan: dict[int, list[int]] = {}
     excess = []
@@ -210,16 +209,33 @@ def _allocate(transfer: Transfer, items: list[ReceiveItem]) -> dict[int, list[in
                     }
                 )
                 break
-    if excess:
-        raise ReceiptExceedsShipment(
-            "; ".join(
-                f"{e['sku']}: {e['reported']} reported but only {e['in_transit']} in transit" for e in excess
+    return plan, excess
+
+
+def _refuse_over_receipt(transfer: Transfer, excess: list[dict], *, actor_id: int | None) -> None:
+    """Keep the refused report as ``over`` discrepancies (no stock changes), then refuse it."""
+    for e in excess:
+        db.session.add(
+            TransferDiscrepancy(
+                transfer_id=transfer.id,
+                variant_id=e["variant_id"],
+                lot_code=e["lot"] or "",
+                kind="over",
+                quantity=e["reported"] - e["in_transit"],
+                accepted=False,
+                actor_id=actor_id,
+                note=f"refused: {e['reported']} reported, {e['in_transit']} in transit",
             )
-            + ". Nothing was received; count again, or record extra goods as found stock.",
-            errors=[{"field": "lines", "message": f"more {e['sku']} than was sent"} for e in excess],
-            excess=[{k: v for k, v in e.items() if k != "variant_id"} for e in excess],
         )
-    return plan
+    db.session.flush()
+    raise ReceiptExceedsShipment(
+        "; ".join(
+            f"{e['sku']}: {e['reported']} reported but only {e['in_transit']} in transit" for e in excess
+        )
+        + ". Nothing was received; count again, or record extra goods as found stock.",
+        errors=[{"field": "lines", "message": f"more {e['sku']} than was sent"} for e in excess],
+        excess=[{k: v for k, v in e.items() if k != "variant_id"} for e in excess],
+    )
 
 
 def receive_transfer(
@@ -234,11 +250,15 @@ def receive_transfer(
 
     Good units enter the destination's lot of the same code and dates; damaged units leave transit as
     damage. With ``final`` whatever is still in transit afterwards is recorded as a shortfall and the
-    transfer is closed; without it the rest stays in transit for a later receipt.
+    transfer is closed; without it the rest stays in transit for a later receipt. Reporting more than is
+    in transit receives nothing: it is kept as ``over`` discrepancies and refused (ReceiptExceedsShipment,
+    a recorded refusal).
     """
     _lock_open(transfer)
-    plan = _allocate(transfer, items)
+    plan, excess = _allocate(transfer, items)
     actor_id = actor.id if actor else None
+    if excess:
+        _refuse_over_receipt(transfer, excess, actor_id=actor_id)
     ref = transfer.reference_key
     destination = transfer.to_location
     for line in transfer.lines:
@@ -329,31 +349,10 @@ def receive_transfer(
     return transfer
 
 
-def report_over_receipt(
-    transfer: Transfer, excess: list[dict], *, actor_id: int | None, note: str = ""
-) -> None:
-    """Keep a refused over-receipt on record as ``over`` discrepancies (no stock changes)."""
-    for e in excess:
-        variant_id = db.session.scalar(select(Variant.id).where(Variant.sku == e["sku"]))
-        db.session.add(
-            TransferDiscrepancy(
-                transfer_id=transfer.id,
-                variant_id=variant_id,
-                lot_code=e.get("lot") or "",
-                kind="over",
-                quantity=e["reported"] - e["in_transit"],
-                accepted=False,
-                actor_id=actor_id,
-                note=note or f"refused: {e['reported']} reported, {e['in_transit']} in transit",
-            )
-        )
-    db.session.flush()
-
-
 def cancel_transfer(transfer: Transfer, *, actor: User | None, note: str = "") -> Transfer:
     """Call back a transfer nothing of which was received yet: every unit returns to its source lot."""
     _lock_open(transfer)
-    if any(line.quantity_received or line.quantity_damaged or line.quantity_short for line in transfer.lines):
+    if not transfer.cancellable:
         raise TransferClosed(f"transfer {transfer.number} was partly received; receive the rest instead")
     actor_id = actor.id if actor else None
     ref = transfer.reference_key

@@ -1,9 +1,12 @@
 """The hall operator's console (tablet-first pages, Chinese first): stock, counter sales, receiving,
-transfers, adjustments, counts, alerts and the movement history. Thin: parse, one service, render."""
+transfers, adjustments, counts, alerts and the movement history. Thin: parse, one service, render;
+every form goes through ``_submit`` (one unit of work, refusals flashed next to the form)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,12 +18,12 @@ from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.inventory import adjustments, queries, sales, transfers
-from shop.inventory.errors import ReceiptExceedsShipment
 from shop.inventory.models import MOVEMENT_KINDS, PAYMENT_METHODS
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 STAFF = ("operator", "admin")
 PER_PAGE = 50
+T = TypeVar("T")
 
 
 class FormError(ShopError):
@@ -54,6 +57,41 @@ def _date(name: str) -> date | None:
 
 def _location(code: str):
     return queries.location_for(current_user, code)
+
+
+def _submit(work: Callable[[], T], *, done: str | Callable[[T], str], then: Callable[[T], Any]) -> Any | None:
+    """Run one form: ``work()`` parses it and calls one use case, in one unit of work.
+
+    Success flashes ``done`` and returns ``then(result)`` (a redirect). A refusal (a form error or the
+    use case's) is flashed and gives None: the caller shows the form again with what was entered, 422
+    (or goes back where it came from). A refusal the use case keeps on record (an over-receipt) is
+    committed by the unit of work before it is flashed. ``work`` returns what ``done`` and ``then``
+    need: ids, not objects, which expire at the commit.
+    """
+    try:
+        with atomic():
+            result = work()
+    except ShopError as err:
+        flash(err.detail, "error")
+        return None
+    flash(done(result) if callable(done) else done, "ok")
+    return then(result)
+
+
+def _entered_quantities(entered: dict[str, int]) -> list[dict[str, Any]]:
+    """The ``qty-<sku>`` fields of the form as lines (into ``entered``, kept for showing the form again)."""
+    for key, value in request.form.items():
+        if key.startswith("qty-") and value.strip():
+            qty = _int(key, minimum=0)
+            if qty:
+                entered[key.removeprefix("qty-")] = qty
+    if not entered:
+        raise FormError(_("Enter a quantity for at least one product."))
+    return [{"sku": sku, "quantity": qty} for sku, qty in entered.items()]
+
+
+def _text(name: str, limit: int) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
 
 
 def _render(template: str, location, status: int = 200, **ctx):
@@ -98,41 +136,38 @@ def sale(code: str):
     client_sale_id = request.form.get("client_sale_id") or uuid4().hex
     entered: dict[str, int] = {}
     if request.method == "POST":
-        try:
-            for key, value in request.form.items():
-                if key.startswith("qty-") and value.strip():
-                    qty = _int(key, minimum=0)
-                    if qty:
-                        entered[key.removeprefix("qty-")] = qty
-            if not entered:
-                raise FormError(_("Enter a quantity for at least one product."))
+
+        def record() -> tuple[int, bool]:
+            lines = _entered_quantities(entered)
             paid_with = request.form.get("paid_with", "")
             if paid_with not in PAYMENT_METHODS:
                 raise FormError(_("Choose how the customer paid."))
-            with atomic():
-                lines = [(queries.variant_by_sku(sku), qty) for sku, qty in entered.items()]
-                result = sales.record_counter_sale(
-                    location,
-                    client_sale_id=client_sale_id,
-                    lines=lines,
-                    paid_with=paid_with,
-                    actor=current_user,
-                )
-                sale_id = result.sale.id
-        except ShopError as err:
-            flash(err.detail, "error")
-            return _render(
-                "console/sale.html",
+            result = sales.record_counter_sale(
                 location,
-                422,
-                rows=_sellable_rows(location),
                 client_sale_id=client_sale_id,
-                entered=entered,
-                paid_with=request.form.get("paid_with", ""),
-                methods=PAYMENT_METHODS,
+                lines=queries.items_for(lines, lambda v, ln: (v, ln["quantity"])),
+                paid_with=paid_with,
+                actor=current_user,
             )
-        flash(_("Sale recorded.") if result.created else _("This sale was already recorded."), "ok")
-        return redirect(url_for("console.sale_detail", code=location.code, sale_id=sale_id))
+            return result.sale.id, result.created
+
+        done = _submit(
+            record,
+            done=lambda r: _("Sale recorded.") if r[1] else _("This sale was already recorded."),
+            then=lambda r: redirect(url_for("console.sale_detail", code=location.code, sale_id=r[0])),
+        )
+        if done is not None:
+            return done
+        return _render(
+            "console/sale.html",
+            location,
+            422,
+            rows=_sellable_rows(location),
+            client_sale_id=client_sale_id,
+            entered=entered,
+            paid_with=request.form.get("paid_with", ""),
+            methods=PAYMENT_METHODS,
+        )
     return _render(
         "console/sale.html",
         location,
@@ -181,32 +216,34 @@ def receive(code: str):
     location = _location(code)
     status = 200
     if request.method == "POST":
-        try:
+
+        def receive_goods() -> None:
             quantity = _int("quantity", minimum=1)
             if quantity is None:
                 raise FormError(_("Enter the quantity received."))
-            with atomic():
-                variant = queries.variant_by_sku(request.form.get("sku", ""))
-                item = transfers.ReceiptItem(
-                    variant,
-                    quantity,
-                    lot_code=(request.form.get("lot") or "").strip()[:40] or None,
-                    harvested_on=_date("harvested_on"),
-                    best_before=_date("best_before"),
-                )
-                transfers.receive_goods(
-                    location,
-                    [item],
-                    actor=current_user,
-                    reference=(request.form.get("reference") or "").strip()[:60],
-                    note=(request.form.get("note") or "").strip()[:500],
-                )
-        except ShopError as err:
-            flash(err.detail, "error")
-            status = 422
-        else:
-            flash(_("Goods received."), "ok")
-            return redirect(url_for("console.receive", code=location.code))
+            item = transfers.ReceiptItem(
+                queries.variant_by_sku(request.form.get("sku", "")),
+                quantity,
+                lot_code=_text("lot", 40) or None,
+                harvested_on=_date("harvested_on"),
+                best_before=_date("best_before"),
+            )
+            transfers.receive_goods(
+                location,
+                [item],
+                actor=current_user,
+                reference=_text("reference", 60),
+                note=_text("note", 500),
+            )
+
+        done = _submit(
+            receive_goods,
+            done=_("Goods received."),
+            then=lambda _r: redirect(url_for("console.receive", code=location.code)),
+        )
+        if done is not None:
+            return done
+        status = 422
     incoming, _n = page_of(
         queries.transfer_query(location, direction="in", status="open"), page=1, per_page=100
     )
@@ -237,7 +274,8 @@ def transfer(transfer_id: int):
     status = 200
     if request.method == "POST":
         ensure_location_access(current_user, found.to_location)
-        try:
+
+        def receive_transfer() -> None:
             items = []
             for line in found.lines:
                 received = _int(f"received-{line.id}", default=0, minimum=0)
@@ -247,34 +285,23 @@ def transfer(transfer_id: int):
                         transfers.ReceiveItem(line.variant, received, damaged=damaged, lot_code=line.lot_code)
                     )
             final = request.form.get("final") == "1"
-            note = (request.form.get("note") or "").strip()[:500]
-            with atomic():
-                try:
-                    transfers.receive_transfer(found, items, actor=current_user, final=final, note=note)
-                except ReceiptExceedsShipment as err:
-                    transfers.report_over_receipt(found, err.extra["excess"], actor_id=current_user.id)
-                    refused = err
-                else:
-                    refused = None
-            if refused is not None:
-                raise refused
-        except ShopError as err:
-            flash(err.detail, "error")
-            status = 422
-        else:
-            flash(_("Receipt recorded."), "ok")
-            return redirect(url_for("console.transfer", transfer_id=found.id))
+            transfers.receive_transfer(found, items, actor=current_user, final=final, note=_text("note", 500))
+
+        done = _submit(
+            receive_transfer,
+            done=_("Receipt recorded."),
+            then=lambda _r: redirect(url_for("console.transfer", transfer_id=transfer_id)),
+        )
+        if done is not None:
+            return done
+        status = 422
         found = queries.get_transfer(transfer_id)
     return (
         render_template(
             "console/transfer.html",
             transfer=found,
             can_receive=found.open and current_user.can_act_at(found.to_location),
-            can_cancel=found.status == "in_transit"
-            and current_user.can_act_at(found.from_location)
-            and not any(
-                ln.quantity_received or ln.quantity_damaged or ln.quantity_short for ln in found.lines
-            ),
+            can_cancel=found.cancellable and current_user.can_act_at(found.from_location),
             location=found.to_location if current_user.can_act_at(found.to_location) else found.from_location,
             my_locations=queries.user_locations(current_user),
         ),
@@ -287,13 +314,11 @@ def transfer(transfer_id: int):
 def cancel_transfer(transfer_id: int):
     found = queries.get_transfer(transfer_id)
     ensure_location_access(current_user, found.from_location)
-    try:
-        with atomic():
-            transfers.cancel_transfer(found, actor=current_user)
-    except ShopError as err:
-        flash(err.detail, "error")
-    else:
-        flash(_("Transfer cancelled; the goods are back in stock."), "ok")
+    _submit(
+        lambda: transfers.cancel_transfer(found, actor=current_user),
+        done=_("Transfer cancelled; the goods are back in stock."),
+        then=lambda _r: None,
+    )
     return redirect(url_for("console.transfer", transfer_id=transfer_id))
 
 
@@ -304,32 +329,28 @@ def new_transfer(code: str):
     entered: dict[str, int] = {}
     status = 200
     if request.method == "POST":
-        try:
-            for key, value in request.form.items():
-                if key.startswith("qty-") and value.strip():
-                    qty = _int(key, minimum=0)
-                    if qty:
-                        entered[key.removeprefix("qty-")] = qty
-            if not entered:
-                raise FormError(_("Enter a quantity for at least one product."))
-            with atomic():
-                destination = queries.location_by_code(request.form.get("to", ""), field_name="to")
-                items = [transfers.SendItem(queries.variant_by_sku(sku), qty) for sku, qty in entered.items()]
-                sent = transfers.send_transfer(
-                    location,
-                    destination,
-                    items,
-                    actor=current_user,
-                    note=(request.form.get("note") or "").strip()[:500],
-                    reference=(request.form.get("reference") or "").strip()[:80],
-                )
-                sent_id = sent.id
-        except ShopError as err:
-            flash(err.detail, "error")
-            status = 422
-        else:
-            flash(_("Sent. The goods are in transit until the destination receives them."), "ok")
-            return redirect(url_for("console.transfer", transfer_id=sent_id))
+
+        def send() -> int:
+            lines = _entered_quantities(entered)
+            destination = queries.location_by_code(request.form.get("to", ""), field_name="to")
+            sent = transfers.send_transfer(
+                location,
+                destination,
+                queries.items_for(lines, lambda v, ln: transfers.SendItem(v, ln["quantity"])),
+                actor=current_user,
+                note=_text("note", 500),
+                reference=_text("reference", 80),
+            )
+            return sent.id
+
+        done = _submit(
+            send,
+            done=_("Sent. The goods are in transit until the destination receives them."),
+            then=lambda sent_id: redirect(url_for("console.transfer", transfer_id=sent_id)),
+        )
+        if done is not None:
+            return done
+        status = 422
     outgoing, _n = page_of(queries.transfer_query(location, direction="out"), page=1, per_page=20)
     destinations = [
         loc for loc in queries.user_locations_all() if loc.id != location.id and loc.kind != "transit"
@@ -355,29 +376,31 @@ def adjust(code: str):
     location = _location(code)
     status = 200
     if request.method == "POST":
-        try:
+
+        def adjust_stock() -> None:
             quantity = _int("quantity", minimum=1)
             if quantity is None:
                 raise FormError(_("Enter the quantity."))
             sign = -1 if request.form.get("direction") == "remove" else 1
-            with atomic():
-                variant = queries.variant_by_sku(request.form.get("sku", ""))
-                adjustments.adjust_stock(
-                    location,
-                    variant,
-                    sign * quantity,
-                    reason=request.form.get("reason", ""),
-                    actor=current_user,
-                    note=(request.form.get("note") or "").strip()[:500],
-                    lot_code=(request.form.get("lot") or "").strip()[:40] or None,
-                    best_before=_date("best_before"),
-                )
-        except ShopError as err:
-            flash(err.detail, "error")
-            status = 422
-        else:
-            flash(_("Adjustment recorded."), "ok")
-            return redirect(url_for("console.stock", code=location.code))
+            adjustments.adjust_stock(
+                location,
+                queries.variant_by_sku(request.form.get("sku", "")),
+                sign * quantity,
+                reason=request.form.get("reason", ""),
+                actor=current_user,
+                note=_text("note", 500),
+                lot_code=_text("lot", 40) or None,
+                best_before=_date("best_before"),
+            )
+
+        done = _submit(
+            adjust_stock,
+            done=_("Adjustment recorded."),
+            then=lambda _r: redirect(url_for("console.stock", code=location.code)),
+        )
+        if done is not None:
+            return done
+        status = 422
     rows, _total = queries.location_stock(location, per_page=100)
     return _render(
         "console/adjust.html",
@@ -397,7 +420,8 @@ def count(code: str):
     rows, _total = queries.location_stock(location, per_page=100)
     status = 200
     if request.method == "POST":
-        try:
+
+        def record_count() -> int:
             items = []
             for row in rows:
                 for lot in row.lots:
@@ -410,17 +434,18 @@ def count(code: str):
                         items.append(adjustments.CountItem(row.variant, counted))
             if not items:
                 raise FormError(_("Enter at least one counted quantity."))
-            with atomic():
-                done = adjustments.record_count(
-                    location, items, actor=current_user, note=(request.form.get("note") or "").strip()[:500]
-                )
-                done_id = done.id
-        except ShopError as err:
-            flash(err.detail, "error")
-            status = 422
-        else:
-            flash(_("Count recorded."), "ok")
-            return redirect(url_for("console.count_result", code=location.code, count_id=done_id))
+            return adjustments.record_count(location, items, actor=current_user, note=_text("note", 500)).id
+
+        done = _submit(
+            record_count,
+            done=_("Count recorded."),
+            then=lambda count_id: redirect(
+                url_for("console.count_result", code=location.code, count_id=count_id)
+            ),
+        )
+        if done is not None:
+            return done
+        status = 422
     return _render("console/count.html", location, status, rows=rows, form=request.form)
 
 
@@ -442,15 +467,13 @@ def count_result(code: str, count_id: int):
 def alerts(code: str):
     location = _location(code)
     if request.method == "POST":
-        try:
+
+        def set_threshold() -> None:
             threshold = _int("threshold", minimum=0)
-            with atomic():
-                variant = queries.variant_by_sku(request.form.get("sku", ""))
-                adjustments.set_low_stock_threshold(location, variant, threshold, actor=current_user)
-        except ShopError as err:
-            flash(err.detail, "error")
-        else:
-            flash(_("Threshold saved."), "ok")
+            variant = queries.variant_by_sku(request.form.get("sku", ""))
+            adjustments.set_low_stock_threshold(location, variant, threshold, actor=current_user)
+
+        _submit(set_threshold, done=_("Threshold saved."), then=lambda _r: None)
         return redirect(url_for("console.alerts", code=location.code))
     days = min(max(_int("days", default=7) or 0, 0), 365)
     today = date.today()

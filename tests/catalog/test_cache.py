@@ -6,11 +6,12 @@ from shop.catalog import cache
 from shop.core.db import atomic
 from shop.demo import seed_demo
 from tests.conftest import make_app
+from tests.statements import count_statements
 
 
 @pytest.fixture
 def cached(app, pg_url, redis_url, tmp_path):
-    a = make_app(pg_url, redis_url, tmp_path, SQL_COUNT_HEADER=True, CATALOGUE_CACHE_SECONDS=30)
+    a = count_statements(make_app(pg_url, redis_url, tmp_path, CATALOGUE_CACHE_SECONDS=30))
     with atomic():
         seed_demo()
     cache.clear()

@@ -5,6 +5,11 @@ from sqlalchemy import func, select
 
 from shop.catalog.models import Category
 from shop.core.db import after_commit, atomic, db
+from shop.core.errors import Conflict
+
+
+class RefusedOnRecord(Conflict):
+    recorded = True
 
 
 def test_atomic_commits_and_runs_hooks_after_commit(any_app):
@@ -31,6 +36,24 @@ def test_nested_atomic_joins_outer_transaction(any_app):
         with atomic():
             db.session.add(Category(code="c1", name_zh="一", name_en="one"))
         raise RuntimeError("outer fails")
+    assert db.session.scalar(select(func.count()).select_from(Category)) == 0
+
+
+def test_a_recorded_refusal_commits_what_was_written_then_is_raised(any_app):
+    seen = []
+    # Raised from a nested unit, as a use case's inside a handler's unit would be.
+    with pytest.raises(RefusedOnRecord), atomic(), atomic():
+        db.session.add(Category(code="c1", name_zh="一", name_en="one"))
+        after_commit(lambda: seen.append("after commit"))
+        raise RefusedOnRecord("kept on record")
+    assert seen == ["after commit"]
+    assert db.session.scalar(select(func.count()).select_from(Category)) == 1
+
+
+def test_any_other_refusal_changes_nothing(any_app):
+    with pytest.raises(Conflict), atomic():
+        db.session.add(Category(code="c1", name_zh="一", name_en="one"))
+        raise Conflict("not kept")
     assert db.session.scalar(select(func.count()).select_from(Category)) == 0
 
 

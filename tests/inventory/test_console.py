@@ -117,6 +117,55 @@ def test_receive_a_consignment_from_the_console(world, client, api):
     assert level("SHOE-1", "DL-HM") == (4, 0)
 
 
+def _consignment(api, quantity: int) -> int:
+    put("SHOE-1", "GG-WH", 10)
+    r = api.as_user(OP_WH).post(
+        "/api/v1/transfers",
+        json={"from": "GG-WH", "to": "DL-HM", "lines": [{"sku": "SHOE-1", "quantity": quantity}]},
+    )
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def test_receiving_more_than_was_sent_from_the_console_is_refused_and_kept(world, client, api):
+    tid = _consignment(api, 6)
+    login(client, OP_HM)
+    line_id = db.session.scalar(select(Transfer)).lines[0].id
+    r, _ = _form(client, f"/console/transfers/{tid}", {f"received-{line_id}": "7", "final": "1"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "6 in transit" in html and "多于发货数量（已拒收）" in html
+    assert level("SHOE-1", "DL-HM") == (0, 0)
+    got = api.as_user(OP_HM).get(f"/api/v1/transfers/{tid}").json
+    assert got["status"] == "in_transit"
+    assert [(d["kind"], d["quantity"]) for d in got["discrepancies"]] == [("over", 1)]
+
+
+def test_cancel_a_transfer_from_the_console_only_while_nothing_was_received(world, client, api):
+    tid = _consignment(api, 6)
+    login(client, OP_WH)
+    page = client.get(f"/console/transfers/{tid}").get_data(as_text=True)
+    assert "撤回此调拨" in page
+    token = CSRF.search(page).group(1)
+    r = client.post(f"/console/transfers/{tid}/cancel", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/console/transfers/{tid}")
+    assert level("SHOE-1", "GG-WH") == (10, 0)
+    assert db.session.get(Transfer, tid).status == "cancelled"
+
+    partly = _consignment(api, 4)
+    r = api.as_user(OP_HM).post(
+        f"/api/v1/transfers/{partly}/receive",
+        json={"lines": [{"sku": "SHOE-1", "quantity": 1}], "final": False},
+    )
+    assert r.status_code == 200 and r.json["status"] == "partially_received"
+    page = client.get(f"/console/transfers/{partly}").get_data(as_text=True)
+    assert "撤回此调拨" not in page
+    token = CSRF.search(page).group(1)
+    r = client.post(f"/console/transfers/{partly}/cancel", data={"csrf_token": token})
+    assert r.status_code == 302
+    assert db.session.get(Transfer, partly).status == "partially_received"
+
+
 def test_transfer_adjust_count_alerts_and_history_pages(world, client):
     put("SHOE-1", "DL-HM", 6)
     put("APL-5KG", "DL-HM", 3, lot="L1", best_before=date.today() + timedelta(days=2))

@@ -104,6 +104,24 @@ def test_receiving_more_than_was_sent_is_refused_and_recorded_as_a_discrepancy(w
     assert reconcile() == []
 
 
+def test_a_refused_over_receipt_is_kept_once_and_replayed_under_its_idempotency_key(world, api):
+    _stocked_warehouse()
+    sent = _consign(api)
+    op = api.as_user(OP_HM)
+    body = {"consignment": sent["number"], "lines": [{"sku": "SHOE-1", "quantity": 8}]}
+    key = {"Idempotency-Key": "over-1"}
+    first = op.post("/api/v1/locations/DL-HM/receipts", json=body, headers=key)
+    again = op.post("/api/v1/locations/DL-HM/receipts", json=body, headers=key)
+    assert first.status_code == again.status_code == 409
+    assert first.json["excess"] == [{"sku": "SHOE-1", "lot": None, "in_transit": 6, "reported": 8}]
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert level("SHOE-1", "DL-HM") == (0, 0) and level("SHOE-1", TRANSIT_CODE) == (6, 6)
+    got = op.get(f"/api/v1/transfers/{sent['id']}").json
+    assert got["status"] == "in_transit"
+    assert [(d["kind"], d["quantity"], d["accepted"]) for d in got["discrepancies"]] == [("over", 2, False)]
+    assert reconcile() == []
+
+
 def test_partial_receipts_line_by_line_then_close(world, api):
     _stocked_warehouse()
     sent = _consign(api)

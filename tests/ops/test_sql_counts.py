@@ -5,11 +5,12 @@ import pytest
 from shop.core.db import atomic
 from shop.demo import seed_demo
 from tests.conftest import make_app
+from tests.statements import count_statements
 
 
 @pytest.fixture
 def counted(app, pg_url, redis_url, tmp_path):
-    a = make_app(pg_url, redis_url, tmp_path, SQL_COUNT_HEADER=True)
+    a = count_statements(make_app(pg_url, redis_url, tmp_path))
     with atomic():
         seed_demo()
     return a.test_client()
@@ -36,7 +37,7 @@ def counted_world(app, pg_url, redis_url, tmp_path):
     """The small inventory world, served by an app that counts statements per request."""
     from tests.inventory.factories import make_world
 
-    a = make_app(pg_url, redis_url, tmp_path, SQL_COUNT_HEADER=True)
+    a = count_statements(make_app(pg_url, redis_url, tmp_path))
     make_world()
     from sqlalchemy import update
 
