@@ -33,7 +33,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.PROXY_FIX_X_FOR, x_proto=1)  # type: ignore[method-assign]
 
-    from shop.ops.logging import configure_logging, init_request_ids
+    from shop.core.logging import configure_logging, init_request_ids
 
     configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
     init_request_ids(app)

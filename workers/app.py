@@ -95,7 +95,7 @@ def celery_init_app(app: Flask) -> Celery:
         max_retries = TASK_RETRY["max_retries"]
 
         def __call__(self, *args, **kwargs):
-            from shop.ops.logging import request_id_var
+            from shop.core.logging import request_id_var
 
             rid = _header(self.request, "shop_request_id") or "-"
             outbox_id = None if self.request.is_eager else _header(self.request, "shop_outbox_id")

@@ -33,6 +33,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
+from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, TaskFailure
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,6 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
         raise RuntimeError("enqueue() must run inside atomic()")
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
-    from shop.ops.logging import current_request_id
-
     msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
     db.session.add(msg)
     db.session.flush()
