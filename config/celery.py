@@ -1,6 +1,6 @@
 """Celery settings for reliability, each with the failure it protects against.
 
-``workers/app.py`` builds the Celery app from ``celery_config(settings)``. Brokers: Redis in production;
+``shop/core/celery_app.py`` builds the Celery app from ``celery_config(settings)``. Brokers: Redis in production;
 on the embedded default kombu's file-system transport, which needs no server but loses a message a
 killed worker had taken (it deletes the file when it reads it). Both are made safe by the transactional
 outbox (``shop/core/outbox.py``: the sweep re-sends what was never confirmed as done) and by tasks that
@@ -26,6 +26,18 @@ from config.timeouts import (
 
 QUEUES = ("default", "payments", "fulfilment", "reports")
 
+# The modules that define the shop's tasks. Celery imports them by name (its ``include`` setting), so
+# neither the app nor any task module imports another task module to get it registered.
+TASK_MODULES = (
+    "workers.tasks",
+    "workers.aid",
+    "workers.bench",
+    "workers.fulfilment",
+    "workers.orders",
+    "workers.payments",
+    "workers.reports",
+)
+
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
 # backoff (1, 2, 4... s) with full jitter so a fleet of workers does not retry in lock step, capped
 # below the visibility timeout. Tasks that call gateways add their own retry on GatewayUnavailable.
@@ -39,7 +51,7 @@ TASK_RETRY: dict[str, Any] = {
 
 
 def beat_schedule() -> dict[str, dict]:
-    """The periodic jobs. Each task claims its period in the database first (``claim_period``), so a
+    """The periodic jobs. Each task claims its period in the database first (``shop.core.periodic``), so a
     second beat started by mistake, or a redelivered message, does not run a job twice."""
     return {
         # Relay outbox rows whose after-commit publish failed (broker down, process killed), and re-send
@@ -68,6 +80,7 @@ def celery_config(settings: Settings) -> dict:
     """Celery settings; each one names the failure it protects against."""
     conf: dict = {
         "broker_url": settings.CELERY_BROKER_URL,
+        "include": list(TASK_MODULES),
         # Tasks report through the database (orders, outbox rows), never through a result backend that
         # would be one more store to lose or fill up.
         "task_ignore_result": True,

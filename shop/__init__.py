@@ -78,7 +78,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from workers.app import celery_init_app
+    from shop.core.celery_app import celery_init_app
 
     celery_init_app(app)
 
