@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
+import redis
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
@@ -276,8 +277,6 @@ class OutboxStats:
 
 def stats() -> OutboxStats:
     """Counts for the queues page and metrics."""
-    from datetime import UTC
-
     open_ = OutboxMessage.completed_at.is_(None)
     live = OutboxMessage.failed_at.is_(None)
     unsent = db.session.scalar(select(func.count()).where(open_, live, OutboxMessage.sent_at.is_(None)))
@@ -302,8 +301,6 @@ def queue_depths() -> dict[str, int] | None:
     settings = _settings()
     url = settings.CELERY_BROKER_URL
     if url.startswith(("redis://", "rediss://")):
-        import redis
-
         try:
             client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
             pipe = client.pipeline()
