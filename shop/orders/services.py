@@ -181,7 +181,7 @@ def place_order(
     Raises InvalidLines/InvalidDelivery (422) for bad input and InsufficientStock (409, naming the SKU)
     when no location can serve it; nothing is written then.
     """
-    from shop.payments.gateway import configured_gateway_name
+    from shop.payments.gateways import configured_gateway_name
 
     now = now or utcnow()
     today = local_day(now)

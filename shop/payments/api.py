@@ -14,6 +14,7 @@ from shop.orders.schemas import OrderOut, order_dict, refund_dict
 from shop.payments import refunds, services, webhooks
 from shop.payments.errors import StripeNotEnabled
 from shop.payments.schemas import IntentOut, ManualPaymentIn, RefundCreatedOut, RefundIn, WebhookOut
+from shop.payments.stripe_gateway import StripeGateway
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1", description="Payments and refunds")
 SECURITY = [{"bearerAuth": []}]
@@ -93,8 +94,6 @@ def stripe_webhook():
     settings = current_app.extensions["settings"]
     if not (settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET):
         raise StripeNotEnabled("set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to receive Stripe events")
-    from shop.payments.stripe_gateway import StripeGateway
-
     event = StripeGateway(settings).verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     with atomic():
         row, new = webhooks.receive_stripe_event(event)

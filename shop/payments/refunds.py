@@ -23,7 +23,7 @@ from shop.orders.errors import BadTransition
 from shop.orders.models import Order, OrderLine
 from shop.orders.states import AFTER_FULFILMENT, REFUNDABLE, advance, can_move
 from shop.payments.errors import InvalidRefund, NothingToRefund, RefundTooLarge
-from shop.payments.gateway import get_gateway
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment, Refund
 
 

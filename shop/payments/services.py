@@ -21,7 +21,8 @@ from shop.orders.errors import BadTransition
 from shop.orders.models import Order
 from shop.orders.states import advance
 from shop.payments.errors import AmountMismatch, WrongGateway
-from shop.payments.gateway import IntentResult, get_gateway
+from shop.payments.gateway import IntentResult
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment
 
 MANUAL_METHODS = ("cash", "transfer", "wechat", "alipay", "card")

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from shop.core.db import atomic, db, utcnow
 from shop.orders.models import Order
 from shop.payments.errors import GatewayUnavailable
-from shop.payments.gateway import get_gateway
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment
 
 log = logging.getLogger(__name__)
