@@ -92,13 +92,14 @@ def _register_models() -> None:
     # Import every domain's models so metadata (and Alembic) sees all tables.
     import shop.accounts.models
     import shop.aid.models
-    import shop.aid.sources  # registers the orders and counter-sale reconciliation checkers
     import shop.audit.models
     import shop.catalog.models
     import shop.core.models
     import shop.fulfilment.models
+    import shop.inventory.aid_reconcile  # registers the counter-sale check of the aid ledger
     import shop.inventory.models
     import shop.notifications.models
+    import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
     import shop.orders.models
     import shop.payments.models  # noqa: F401
 
