@@ -7,6 +7,7 @@ recorded does not hold back the rest of the tablet's queue.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -91,8 +92,6 @@ def low_stock(code: str):
 @require_role(*STAFF)
 def expiring(args: dict, code: str):
     """Lots with units left whose best-before is within ``days`` days (expired ones included, first)."""
-    from datetime import date
-
     location = queries.location_for(api_user(), code)
     today = date.today()
     lots = queries.expiring_lots(location, within_days=args["days"], on=today)
