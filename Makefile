@@ -31,7 +31,7 @@ bench: setup ## measure every scenario against its baseline in one run (see docs
 	@bash bench/run.sh
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache --no-logo
 
 fmt: setup
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.timeouts import MAX_BACKOFF_SECONDS, TASK_TIME_LIMIT
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "embedded-default-not-secret"
 
@@ -154,8 +156,6 @@ class Settings(BaseSettings):
             if not self.SESSION_COOKIE_SECURE:
                 raise ConfigError("production needs SESSION_COOKIE_SECURE=true (HTTPS-only cookies)")
         if self.SHOP_PROFILE == "production":
-            from config.celery import MAX_BACKOFF_SECONDS, TASK_TIME_LIMIT
-
             if self.OUTBOX_REDELIVER_SECONDS <= MAX_BACKOFF_SECONDS + TASK_TIME_LIMIT:
                 raise ConfigError(
                     "OUTBOX_REDELIVER_SECONDS must exceed the longest retry backoff plus the task time "

@@ -1,6 +1,6 @@
 """Celery settings for reliability, each with the failure it protects against.
 
-``workers/app.py`` builds the Celery app from ``celery_config(settings)``. Brokers: Redis in production;
+``shop/core/celery_app.py`` builds the Celery app from ``celery_config(settings)``. Brokers: Redis in production;
 on the embedded default kombu's file-system transport, which needs no server but loses a message a
 killed worker had taken (it deletes the file when it reads it). Both are made safe by the transactional
 outbox (``shop/core/outbox.py``: the sweep re-sends what was never confirmed as done) and by tasks that
@@ -17,21 +17,25 @@ from kombu import Queue
 from sqlalchemy.exc import OperationalError
 
 from config import Settings
-
-# Longest delay a task may be scheduled or retried with (countdown, eta, retry backoff). The visibility
-# timeout must exceed it: Redis hands a message that was not acknowledged within the visibility timeout
-# to another worker, so a shorter timeout would run a still-waiting (or still-running) task twice.
-MAX_BACKOFF_SECONDS = 600
-# A stuck task (a hung socket, a lock wait) is interrupted at the soft limit (SoftTimeLimitExceeded, so
-# its transaction rolls back cleanly), then its process is killed at the hard limit, instead of blocking
-# a worker process forever.
-TASK_SOFT_TIME_LIMIT = 120
-TASK_TIME_LIMIT = 180
-VISIBILITY_TIMEOUT_SECONDS = 3600
-if VISIBILITY_TIMEOUT_SECONDS <= MAX_BACKOFF_SECONDS + TASK_TIME_LIMIT:  # pragma: no cover - config guard
-    raise RuntimeError("the visibility timeout must exceed the longest backoff plus the task time limit")
+from config.timeouts import (
+    MAX_BACKOFF_SECONDS,
+    TASK_SOFT_TIME_LIMIT,
+    TASK_TIME_LIMIT,
+    VISIBILITY_TIMEOUT_SECONDS,
+)
 
 QUEUES = ("default", "payments", "fulfilment", "reports")
+
+# The modules that define the shop's tasks. Celery imports them by name (its ``include`` setting), so
+# neither the app nor any task module imports another task module to get it registered.
+TASK_MODULES = (
+    "workers.tasks",
+    "workers.aid",
+    "workers.fulfilment",
+    "workers.orders",
+    "workers.payments",
+    "workers.reports",
+)
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
 # backoff (1, 2, 4... s) with full jitter so a fleet of workers does not retry in lock step, capped
@@ -46,7 +50,7 @@ TASK_RETRY: dict[str, Any] = {
 
 
 def beat_schedule() -> dict[str, dict]:
-    """The periodic jobs. Each task claims its period in the database first (``claim_period``), so a
+    """The periodic jobs. Each task claims its period in the database first (``shop.core.periodic``), so a
     second beat started by mistake, or a redelivered message, does not run a job twice."""
     return {
         # Relay outbox rows whose after-commit publish failed (broker down, process killed), and re-send
@@ -75,6 +79,7 @@ def celery_config(settings: Settings) -> dict:
     """Celery settings; each one names the failure it protects against."""
     conf: dict = {
         "broker_url": settings.CELERY_BROKER_URL,
+        "include": list(TASK_MODULES),
         # Tasks report through the database (orders, outbox rows), never through a result backend that
         # would be one more store to lose or fill up.
         "task_ignore_result": True,

@@ -11,9 +11,11 @@ export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 
 .venv/bin/pybabel compile -d shop/translations >/dev/null  # catalogues are built, not committed
 
-echo "[test] lint (ruff)"
+echo "[test] lint (ruff, import contracts)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }
+# Which way the domains may depend: the contracts in pyproject.toml (docs/architecture.md).
+.venv/bin/lint-imports --no-cache --no-logo >/dev/null || { .venv/bin/lint-imports --no-cache --no-logo; exit 1; }
 
 echo "[test] pytest"
 # Each pytest worker creates its own throwaway database (shop_test_<run>_<worker>) and drops it after.

@@ -5,10 +5,50 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from config import Settings, load_settings
-from shop.core import clock
+# Every domain's tables, so the metadata (and Alembic) sees them all, and the aid ledger's source checks.
+import shop.accounts.models
+import shop.aid.models
+import shop.audit.models
+import shop.catalog.models
+import shop.core.models
+import shop.fulfilment.models
+import shop.inventory.aid_reconcile  # registers the counter-sale check of the aid ledger
+import shop.inventory.models
+import shop.notifications.models
+import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
+import shop.orders.models
+import shop.payments.models  # noqa: F401
+from config import ROOT, Settings, load_settings
+from shop import cli
+from shop.accounts import api as accounts_api
+from shop.accounts import views as accounts_views
+from shop.aid import api as aid_api
+from shop.aid import views as aid_views
+from shop.audit import api as audit_api
+from shop.audit import views as audit_views
+from shop.catalog import admin_api as catalog_admin_api
+from shop.catalog import api as catalog_api
+from shop.catalog import views as catalog_views
+from shop.core import clock, web
+from shop.core.api import api, init_api
+from shop.core.celery_app import celery_init_app
+from shop.core.db import configure_engine, db
+from shop.core.errors import register_error_handlers
+from shop.core.limits import limiter
+from shop.core.logging import configure_logging, init_request_ids
+from shop.fulfilment import api as fulfilment_api
+from shop.fulfilment import views as fulfilment_views
+from shop.inventory import api as inventory_api
+from shop.inventory import views as inventory_views
+from shop.ops import views as ops_views
+from shop.ops.metrics import init_metrics
+from shop.orders import api as orders_api
+from shop.orders import views as orders_views
+from shop.payments import api as payments_api
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -29,91 +69,31 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.extensions["settings"] = settings
     clock.configure(settings.SHOP_TIMEZONE)
     if settings.PROXY_FIX_X_FOR:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.PROXY_FIX_X_FOR, x_proto=1)  # type: ignore[method-assign]
-
-    from shop.ops.logging import configure_logging, init_request_ids
 
     configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
     init_request_ids(app)
-
-    from shop.core.db import configure_engine, db
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 
-    from flask_migrate import Migrate
-
-    from config import ROOT
-
     Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-
-    _register_models()
-
-    from shop.core import web
-    from shop.core.limits import limiter
-    from shop.ops.metrics import init_metrics
 
     web.init_web(app)
     limiter.init_app(app)
     init_metrics(app)
 
-    from shop.core.api import init_api
-
     init_api(app)
     _register_blueprints(app)
 
-    from shop.core.errors import register_error_handlers
-
     register_error_handlers(app)
-
-    from workers.app import celery_init_app
-
     celery_init_app(app)
-
-    from shop import cli
-
     cli.register(app)
     return app
 
 
-def _register_models() -> None:
-    # Import every domain's models so metadata (and Alembic) sees all tables.
-    import shop.accounts.models
-    import shop.aid.models
-    import shop.aid.sources  # registers the orders and counter-sale reconciliation checkers
-    import shop.audit.models
-    import shop.catalog.models
-    import shop.core.models
-    import shop.fulfilment.models
-    import shop.inventory.models
-    import shop.notifications.models
-    import shop.orders.models
-    import shop.payments.models  # noqa: F401
-
-
 def _register_blueprints(app: Flask) -> None:
-    from shop.accounts import api as accounts_api
-    from shop.accounts import views as accounts_views
-    from shop.aid import api as aid_api
-    from shop.aid import views as aid_views
-    from shop.audit import api as audit_api
-    from shop.audit import views as audit_views
-    from shop.catalog import admin_api as catalog_admin_api
-    from shop.catalog import api as catalog_api
-    from shop.catalog import views as catalog_views
-    from shop.core.api import api
-    from shop.fulfilment import api as fulfilment_api
-    from shop.fulfilment import views as fulfilment_views
-    from shop.inventory import api as inventory_api
-    from shop.inventory import views as inventory_views
-    from shop.ops import views as ops_views
-    from shop.orders import api as orders_api
-    from shop.orders import views as orders_views
-    from shop.payments import api as payments_api
-
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(accounts_api.blp)
     api.register_blueprint(inventory_api.blp)

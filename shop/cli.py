@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from shop.accounts.services import create_staff_user, find_user_by_email
+from shop.aid.cli import aid_cli
 from shop.core.db import atomic
+from shop.core.errors import ShopError
+from shop.demo import seed_demo
+from shop.inventory.services import reconcile as reconcile_stock
 
 
 def register(app: Flask) -> None:
     @app.cli.command("seed")
     def seed() -> None:
         """Load the demo catalogue, halls, aid programme and opening stock (idempotent)."""
-        from shop.demo import seed_demo
-
         with atomic():
             counts = seed_demo()
         click.echo("seeded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
@@ -31,9 +34,6 @@ def register(app: Flask) -> None:
     @click.option("--location", "locations", multiple=True, help="location code (operators; repeatable)")
     def create_user(email: str, password: str, role: str, name: str, locations: tuple[str, ...]) -> None:
         """Create a user, or reset the password, role and locations of an existing one."""
-        from shop.accounts.services import create_staff_user
-        from shop.core.errors import ShopError
-
         try:
             with atomic():
                 user = create_staff_user(
@@ -46,10 +46,6 @@ def register(app: Flask) -> None:
     @users.command("ensure-demo-staff")
     def ensure_demo_staff() -> None:
         """Create the demo staff accounts (embedded profile only) and print their logins."""
-        from flask import current_app
-
-        from shop.accounts.services import create_staff_user, find_user_by_email
-
         if current_app.extensions["settings"].SHOP_PROFILE != "embedded":
             raise click.ClickException("demo staff accounts exist only in the embedded profile")
         demo = [
@@ -71,9 +67,7 @@ def register(app: Flask) -> None:
     @stock.command("reconcile")
     def reconcile() -> None:
         """Prove every stock level and lot equals the sum of its movements; exit 1 on any drift."""
-        from shop.inventory.services import reconcile as run
-
-        drifts = run()
+        drifts = reconcile_stock()
         for d in drifts:
             click.echo(
                 f"DRIFT variant={d.variant_id} location={d.location_id} lot={d.lot_id} {d.field}: "
@@ -84,7 +78,5 @@ def register(app: Flask) -> None:
         click.echo("stock ledger reconciles: every level and lot equals the sum of its movements")
 
     app.cli.add_command(stock)
-
-    from shop.aid.cli import aid_cli
 
     app.cli.add_command(aid_cli)

@@ -6,6 +6,9 @@ import logging
 
 from celery import shared_task
 
+from shop.aid.reconcile import reconcile
+from shop.core.periodic import claim_period
+
 log = logging.getLogger(__name__)
 
 
@@ -16,9 +19,6 @@ def reconcile_task() -> int:
     Only reports (never repairs). Claims its period first, so a second beat or a redelivered message
     does not run it twice the same night. Returns the difference count.
     """
-    from shop.aid.reconcile import reconcile
-    from workers.tasks import claim_period
-
     if not claim_period("shop.aid.reconcile"):
         return 0
     run = reconcile(repair=False, trigger="task")

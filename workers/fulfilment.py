@@ -11,15 +11,15 @@ import logging
 
 from celery import shared_task
 
+from shop.core.db import atomic
+from shop.fulfilment.services import pick_order, prepare_handover
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="shop.fulfilment.fulfil_order", ignore_result=True)
 def fulfil_order_task(order_id: int) -> str:
     """Pick a paid order: its reservation becomes sale movements on specific lots (first-expiry-first)."""
-    from shop.core.db import atomic
-    from shop.fulfilment.services import pick_order
-
     with atomic():
         outcome = pick_order(order_id)
     log.info("fulfil order %s: %s", order_id, outcome)
@@ -29,9 +29,6 @@ def fulfil_order_task(order_id: int) -> str:
 @shared_task(name="shop.fulfilment.prepare_handover", ignore_result=True)
 def prepare_handover_task(order_id: int) -> str:
     """Create a picked order's shipment or pickup ticket and queue the buyer's notice."""
-    from shop.core.db import atomic
-    from shop.fulfilment.services import prepare_handover
-
     with atomic():
         outcome = prepare_handover(order_id)
     log.info("prepare hand-over of order %s: %s", order_id, outcome)

@@ -11,7 +11,11 @@ import random
 
 from celery import shared_task
 
+from shop.core.periodic import claim_period
 from shop.payments.errors import GatewayUnavailable
+from shop.payments.refunds import send_refund
+from shop.payments.services import cancel_intent
+from shop.payments.sync import sync_stale_payments
 
 MAX_RETRIES = 12
 
@@ -26,8 +30,6 @@ def _retry(task, exc: Exception):
 @shared_task(name="shop.payments.send_refund", bind=True, ignore_result=True)
 def send_refund_task(self, refund_id: int) -> str:
     """Send a recorded refund to its gateway (idempotency key ``refund-<id>``)."""
-    from shop.payments.refunds import send_refund
-
     try:
         return send_refund(refund_id)
     except GatewayUnavailable as exc:
@@ -38,8 +40,6 @@ def send_refund_task(self, refund_id: int) -> str:
 @shared_task(name="shop.payments.cancel_intent", bind=True, ignore_result=True)
 def cancel_intent_task(self, payment_id: int) -> None:
     """Cancel an online payment of an order that expired or was cancelled before it was paid."""
-    from shop.payments.services import cancel_intent
-
     try:
         cancel_intent(payment_id)
     except GatewayUnavailable as exc:
@@ -50,9 +50,6 @@ def cancel_intent_task(self, payment_id: int) -> None:
 @shared_task(name="shop.payments.sync_stale", ignore_result=True)
 def sync_stale_task() -> dict:
     """Ask Stripe about payments still pending (missed webhooks) and apply them as the webhook would."""
-    from shop.payments.sync import sync_stale_payments
-    from workers.tasks import claim_period
-
     if not claim_period("shop.payments.sync_stale"):
         return {}
     return sync_stale_payments()

@@ -7,16 +7,18 @@ from functools import wraps
 from typing import Any
 
 from flask import request
-from flask_login import LoginManager, current_user
+from flask_login import current_user
 
 from shop.accounts.errors import LocationNotGranted, RoleRequired
 from shop.accounts.models import User
+from shop.accounts.services import user_for_token
 from shop.catalog.models import Location
+from shop.core import idempotency
 from shop.core.db import db
 from shop.core.errors import Unauthorized
+from shop.core.web import login_manager
 
 _CACHE_KEY = "shop.api_user"
-login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
 
 
@@ -32,8 +34,6 @@ def api_user(*, required: bool = True) -> User | None:
     """Return the user of the bearer token on this request (raise 401 when required and absent)."""
     # Cached per request (not on ``g``, which can outlive a request when an app context is reused).
     if _CACHE_KEY not in request.environ:
-        from shop.accounts.services import user_for_token
-
         header = request.headers.get("Authorization", "")
         user = None
         if header[:7].lower() == "bearer ":
@@ -43,6 +43,13 @@ def api_user(*, required: bool = True) -> User | None:
     if user is None and required:
         raise Unauthorized("a valid bearer token is required")
     return user
+
+
+@idempotency.scope_by
+def _idempotency_scope() -> str:
+    """Idempotency keys are kept per API user (anonymous callers share one scope)."""
+    user = api_user(required=False)
+    return f"user:{user.id}" if user else "anon"
 
 
 def require_role(*roles: str) -> Callable:

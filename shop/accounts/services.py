@@ -16,6 +16,7 @@ from sqlalchemy.orm import lazyload
 
 from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
 from shop.accounts.models import ROLES, User
+from shop.audit.services import record
 from shop.catalog.models import Location
 from shop.core.db import db, utcnow
 from shop.core.errors import NotFound, ValidationFailed
@@ -184,8 +185,6 @@ def create_staff_user(
     user.role = role
     user.locations = locations
     db.session.flush()
-    from shop.audit.services import record
-
     record(
         None,
         "user.create_or_reset",
@@ -201,8 +200,6 @@ def create_staff_user(
 
 def change_role(user_id: int, *, role: str, location_codes: list[str] | None = None, actor=None) -> User:
     """Change a user's role and granted locations (admins only); audited, revokes issued tokens."""
-    from shop.audit.services import record
-
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")

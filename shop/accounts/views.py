@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
@@ -62,8 +62,6 @@ def login():
 
 
 def _endpoints() -> set[str]:
-    from flask import current_app
-
     return set(current_app.view_functions)
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import redis
 from flask import current_app
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ def _redis(state: _State):
     if not state.url or time.monotonic() < state.down_until:
         return None
     if state.client is None:
-        import redis
-
         state.client = redis.Redis.from_url(
             state.url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
         )

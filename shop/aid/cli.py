@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from shop.aid.reconcile import reconcile
+
 aid_cli = AppGroup("aid", help="Consumption-aid ledger tools.")
 
 
@@ -16,8 +18,6 @@ aid_cli = AppGroup("aid", help="Consumption-aid ledger tools.")
 )
 def reconcile_command(repair: bool) -> None:
     """Check rollups against the ledger and the ledger against its sources; exit 1 on any difference."""
-    from shop.aid.reconcile import reconcile
-
     run = reconcile(repair=repair, trigger="cli")
     for d in run.differences:
         click.echo(

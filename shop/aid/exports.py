@@ -17,6 +17,8 @@ from datetime import date
 from decimal import Decimal
 from typing import IO
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
@@ -206,9 +208,6 @@ def iter_csv(req: ExportRequest, conn: Connection) -> Iterator[str]:
 
 def write_xlsx(req: ExportRequest) -> IO[bytes]:
     """Write the XLSX (汇总 and 明细 sheets) to a temporary file and return it, rewound."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     wb = Workbook(write_only=True)
     summary = wb.create_sheet("汇总")
     for row in summary_rows(req):

@@ -32,6 +32,7 @@ from shop.aid.models import OFFSHOP_CHANNELS, OffshopLine, OffshopSale
 from shop.aid.services import LOCAL_TZ, SaleLine, local_day, programme_on, record_sale, reverse_sale
 from shop.audit.services import record as audit
 from shop.catalog.models import Location, Variant
+from shop.core.api import page_of
 from shop.core.db import db, utcnow
 
 OFFICER_ROLES = ("aid_officer", "admin")
@@ -195,8 +196,6 @@ def get_offshop_sale(sale_id: int) -> OffshopSale:
 
 def list_offshop_sales(*, status: str | None, page: int, per_page: int) -> tuple[list[OffshopSale], int]:
     """Off-shop sales, newest first, optionally of one status."""
-    from shop.core.api import page_of
-
     stmt = select(OffshopSale).order_by(OffshopSale.id.desc())
     if status:
         stmt = stmt.where(OffshopSale.status == status)

@@ -24,7 +24,16 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, null, or_, select, text, union_all
 
-from shop.aid.models import ROLLUP_DIMS, ROLLUP_SUMS, AidEntry, AidReconciliationRun, AidRollup, OffshopSale
+from shop.aid.models import (
+    ROLLUP_DIMS,
+    ROLLUP_SUMS,
+    AidEntry,
+    AidReconciliationRun,
+    AidRollup,
+    OffshopLine,
+    OffshopSale,
+)
+from shop.audit.services import record as audit
 from shop.core.db import atomic, db, in_unit_of_work, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,16 @@ def register_source_checker(name: str, checker: SourceChecker) -> None:
 
 def source_checkers() -> dict[str, SourceChecker]:
     return dict(_CHECKERS)
+
+
+def counted_by_source(prefix: str) -> dict[str, int]:
+    """What the ledger counted for each source ``<prefix>:<id>`` (its positive entries, not reversals)."""
+    rows = db.session.execute(
+        select(AidEntry.source, func.sum(AidEntry.amount_fen))
+        .where(AidEntry.source.like(f"{prefix}:%"), AidEntry.reverses_id.is_(None))
+        .group_by(AidEntry.source)
+    )
+    return {source: int(total or 0) for source, total in rows}
 
 
 def _ledger_groups():
@@ -177,8 +196,6 @@ def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliatio
         db.session.rollback()
         status = "ok" if count == 0 and not source_diffs else "drift"
         if repair and count:
-            from shop.audit.services import record as audit
-
             with atomic():
                 written = rebuild_rollups()
                 audit(
@@ -228,8 +245,6 @@ def check_offshop_sales() -> Iterable[Difference]:
     reversal ``offline-void:<id>`` sum to zero. Pending or rejected: no entries at all. And no entry
     claims an off-shop source that does not exist. A sale's amount equals the sum of its lines.
     """
-    from shop.aid.models import OffshopLine
-
     e = AidEntry
     ledger = {
         source: int(amount)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from shop.audit.models import AuditEvent
 from shop.core.api import page_of
 from shop.core.db import db
+from shop.core.logging import current_request_id
 
 SENSITIVE = ("password", "token", "secret", "card", "cvc")
 
@@ -20,8 +21,6 @@ def _scrub(details: dict) -> dict:
 
 def record(actor, action: str, *, target_type: str, target_id: object, **details: object) -> AuditEvent:
     """Append an audit event in the current unit of work (``actor`` is a User or None for the system)."""
-    from shop.ops.logging import current_request_id
-
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         actor_email=getattr(actor, "email", "") or "system",

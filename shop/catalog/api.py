@@ -21,6 +21,7 @@ from shop.catalog.schemas import (
     producer_dict,
     product_dict,
 )
+from shop.inventory.queries import availability
 
 blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Catalogue (public)")
 
@@ -33,7 +34,7 @@ def list_products(args: dict):
     """List active products, filtered by category, producer, township or a search text."""
     page, per_page = args.pop("page"), args.pop("per_page")
     rows, total = services.list_products(page=page, per_page=per_page, **args)
-    avail = services.availability(v.id for p in rows for v in p.variants)
+    avail = availability(v.id for p in rows for v in p.variants)
     today = date.today()
     return {
         "items": [product_dict(p, avail, today) for p in rows],
@@ -49,7 +50,7 @@ def list_products(args: dict):
 def get_product(product_id: int):
     """One product with its variants, availability and the producer's aid certificate."""
     product = services.get_product(product_id)
-    avail = services.availability(v.id for v in product.variants)
+    avail = availability(v.id for v in product.variants)
     return product_dict(product, avail, date.today(), detail=True)
 
 

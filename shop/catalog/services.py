@@ -1,16 +1,29 @@
-"""Catalogue queries: product lists with filters and availability, product detail, producers, locations."""
+"""Catalogue queries: product lists with filters, product detail, producers, locations; certificates.
+
+How many units of a product can be bought is the stock's to say (``shop.inventory.queries.availability``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Select, func, or_, select
 
-from shop.catalog.errors import BadFilter, LocationNotFound, ProducerNotFound, ProductNotFound, UnknownSku
-from shop.catalog.models import Category, Location, Producer, Product, Variant
+from shop.audit.services import record
+from shop.catalog.errors import (
+    BadFilter,
+    CertificateExists,
+    CertificateNotFound,
+    LocationNotFound,
+    ProducerNotFound,
+    ProductNotFound,
+    UnknownSku,
+)
+from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core.api import page_of
 from shop.core.db import db
+from shop.core.errors import ValidationFailed
 
 
 def list_categories() -> list[Category]:
@@ -56,22 +69,6 @@ def product_query(
 def list_products(*, page: int = 1, per_page: int = 20, **filters) -> tuple[list[Product], int]:
     """Return one page of active products matching ``filters`` and the total count."""
     return page_of(product_query(**filters), page=page, per_page=per_page)
-
-
-def availability(variant_ids: Iterable[int]) -> dict[int, int]:
-    """Return units available to sell (on hand - reserved) per variant, over all locations."""
-    from shop.inventory.models import StockLevel
-
-    ids = list(variant_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(StockLevel.variant_id, func.sum(StockLevel.on_hand - StockLevel.reserved))
-        .where(StockLevel.variant_id.in_(ids))
-        .group_by(StockLevel.variant_id)
-    )
-    found = {vid: int(avail or 0) for vid, avail in rows}
-    return {vid: found.get(vid, 0) for vid in ids}
 
 
 def get_product(product_id: int) -> Product:
@@ -155,11 +152,6 @@ def add_certificate(
     actor=None,
 ):
     """Register a producer's aid certificate (认定); audited."""
-    from shop.audit.services import record
-    from shop.catalog.errors import CertificateExists
-    from shop.catalog.models import AidCertificate
-    from shop.core.errors import ValidationFailed
-
     producer = get_producer(producer_id)
     if valid_until < valid_from:
         raise ValidationFailed(
@@ -188,10 +180,6 @@ def add_certificate(
 
 def revoke_certificate(number: str, *, reason: str, actor=None):
     """Revoke a certificate: sales after this no longer qualify; audited."""
-    from shop.audit.services import record
-    from shop.catalog.errors import CertificateNotFound
-    from shop.catalog.models import AidCertificate
-
     cert = db.session.scalar(select(AidCertificate).where(AidCertificate.number == number))
     if cert is None:
         raise CertificateNotFound(f"no certificate {number}")

@@ -6,9 +6,11 @@ from datetime import date
 
 from flask import Blueprint, render_template, request
 
+from shop.aid.services import headline
 from shop.catalog import services
 from shop.catalog.cache import cached_public
 from shop.catalog.errors import BadFilter
+from shop.inventory.queries import availability
 
 bp = Blueprint("catalog", __name__)
 
@@ -16,15 +18,13 @@ PER_PAGE = 20
 
 
 def _progress() -> dict | None:
-    from shop.aid.services import headline
-
     return headline()
 
 
 @bp.get("/")
 def home():
     rows, _total = services.list_products(page=1, per_page=8)
-    avail = services.availability(v.id for p in rows for v in p.variants)
+    avail = availability(v.id for p in rows for v in p.variants)
     return render_template(
         "catalog/home.html",
         categories=services.list_categories(),
@@ -50,7 +50,7 @@ def products():
     except BadFilter:
         filters["category"] = None
         rows, total = services.list_products(page=max(page, 1), per_page=PER_PAGE, **filters)
-    avail = services.availability(v.id for p in rows for v in p.variants)
+    avail = availability(v.id for p in rows for v in p.variants)
     return render_template(
         "catalog/products.html",
         products=rows,
@@ -70,7 +70,7 @@ def products():
 @cached_public
 def product(slug: str):
     prod = services.get_product_by_slug(slug)
-    avail = services.availability(v.id for v in prod.variants)
+    avail = availability(v.id for v in prod.variants)
     today = date.today()
     return render_template(
         "catalog/product.html",
@@ -86,7 +86,7 @@ def product(slug: str):
 def producer(producer_id: int):
     prod = services.get_producer(producer_id)
     rows, _ = services.list_products(page=1, per_page=50, producer=producer_id)
-    avail = services.availability(v.id for p in rows for v in p.variants)
+    avail = availability(v.id for p in rows for v in p.variants)
     return render_template(
         "catalog/producer.html",
         producer=prod,

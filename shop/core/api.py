@@ -6,8 +6,10 @@ import http
 
 import marshmallow as ma
 from flask_smorest import Api as _Api
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
+from shop.core.db import db
 from shop.core.errors import http_problem
 
 MAX_PER_PAGE = 100
@@ -68,10 +70,6 @@ def page_of(query, *, page: int, per_page: int):
     The total rides along as a window function on the page's own query (one statement, not two);
     only a page past the end needs a separate count.
     """
-    from sqlalchemy import func, select
-
-    from shop.core.db import db
-
     stmt = (
         query.add_columns(func.count().over().label("_total")).limit(per_page).offset((page - 1) * per_page)
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_BASE = "https://gangu-shop.example/problems/"
@@ -193,8 +194,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        from sqlalchemy.exc import DataError, OperationalError
-
         if isinstance(exc, DataError):
             # A value the database cannot hold (out-of-range number...) that validation let through.
             app.logger.warning("data error: %s", exc.orig.__class__.__name__ if exc.orig else exc)

@@ -3,7 +3,8 @@
 The record of the key is inserted in the same transaction as the use case and holds the response, so
 either both the effect and its recorded answer commit, or neither does. A concurrent duplicate waits on
 the key's unique index and then replays the stored answer. The same key with a different body (or on
-another path) is refused with 422.
+another path) is refused with 422. Keys belong to their caller: the accounts domain, which knows who holds
+a bearer token, names the caller of a request (``scope_by``), so one buyer's key never answers another.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, request
+from flask import Response, make_response, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +24,7 @@ from shop.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+_caller_scope: Callable[[], str] | None = None
 
 
 class IdempotencyKeyReused(ValidationFailed):
@@ -30,11 +32,17 @@ class IdempotencyKeyReused(ValidationFailed):
     title = "Idempotency key reused with a different request"
 
 
-def _scope() -> str:
-    from shop.accounts.auth import api_user
+def scope_by(fn: Callable[[], str]) -> Callable[[], str]:
+    """Register the function naming the caller of the current request ("user:<id>", or "anon")."""
+    global _caller_scope
+    _caller_scope = fn
+    return fn
 
-    user = api_user(required=False)
-    return f"user:{user.id}" if user else "anon"
+
+def _scope() -> str:
+    if _caller_scope is None:  # never share keys between callers because nobody said who is calling
+        raise RuntimeError("no idempotency scope registered (shop.accounts.auth registers it)")
+    return _caller_scope()
 
 
 def _fingerprint() -> str:
@@ -91,8 +99,6 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
                         raise
                     resp = problem_from_error(err)  # kept on record: its answer is the key's too
                 if not isinstance(resp, Response):
-                    from flask import make_response
-
                     resp = make_response(resp)
                 record.status = resp.status_code
                 record.body = resp.get_data(as_text=True)

@@ -27,12 +27,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
+import redis
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
+from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, TaskFailure
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,6 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
         raise RuntimeError("enqueue() must run inside atomic()")
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
-    from shop.ops.logging import current_request_id
-
     msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
     db.session.add(msg)
     db.session.flush()
@@ -277,8 +277,6 @@ class OutboxStats:
 
 def stats() -> OutboxStats:
     """Counts for the queues page and metrics."""
-    from datetime import UTC
-
     open_ = OutboxMessage.completed_at.is_(None)
     live = OutboxMessage.failed_at.is_(None)
     unsent = db.session.scalar(select(func.count()).where(open_, live, OutboxMessage.sent_at.is_(None)))
@@ -303,8 +301,6 @@ def queue_depths() -> dict[str, int] | None:
     settings = _settings()
     url = settings.CELERY_BROKER_URL
     if url.startswith(("redis://", "rediss://")):
-        import redis
-
         try:
             client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
             pipe = client.pipeline()

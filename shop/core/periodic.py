@@ -3,21 +3,37 @@
 Beat may run twice by mistake (two machines, a restart overlap) and brokers may redeliver, so each
 periodic task first claims its period: a conditional UPDATE that succeeds only if the job has not run in
 the last 90% of its interval. The database decides atomically, on PostgreSQL and SQLite alike, so at most
-one claimant per period does the work.
+one claimant per period does the work. ``claim_period`` is what a scheduled task calls first; the
+period is the task's beat interval (``config/celery.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from config.celery import beat_interval
 from shop.core.db import atomic, db, utcnow
 from shop.core.models import PeriodicRun
 
+log = logging.getLogger(__name__)
 EPOCH_SLACK = 0.9
+
+
+def claim_period(task_name: str) -> bool:
+    """Claim this run of a scheduled task; False when another scheduler already ran it this period."""
+    every = beat_interval(task_name, current_app.extensions["settings"])
+    if every <= 0:
+        return True
+    if claim_run(task_name, every):
+        return True
+    log.info("%s already ran this period; skipping", task_name)
+    return False
 
 
 def claim_run(name: str, every_seconds: float) -> bool:

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import UnsupportedMediaType
 
 LOCALES = ("zh", "en")
 # (endpoint, label, roles allowed or () for everyone); links show only once their domain is registered.
@@ -24,6 +26,8 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
 ]
 babel = Babel()
 csrf = CSRFProtect()
+# Web sessions; the accounts domain says how a session's user is loaded and where to sign in.
+login_manager = LoginManager()
 
 
 def select_locale() -> str:
@@ -60,8 +64,6 @@ def yuan(fen: int | None) -> str:
 
 
 def init_web(app: Flask) -> None:
-    from shop.accounts.auth import login_manager
-
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -76,8 +78,6 @@ def init_web(app: Flask) -> None:
             and (request.content_length or 0) > 0
             and request.mimetype != "application/json"
         ):
-            from werkzeug.exceptions import UnsupportedMediaType
-
             raise UnsupportedMediaType("send the request body as application/json")
 
     @app.before_request

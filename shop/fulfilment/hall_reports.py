@@ -18,10 +18,12 @@ from sqlalchemy import func, select
 from shop.aid.services import LOCAL_TZ, local_day
 from shop.catalog.models import Location
 from shop.core.db import atomic, db, utcnow
+from shop.core.web import yuan
 from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import CounterSale
 from shop.inventory.queries import expiring_lots, is_expired, low_stock
 from shop.notifications.models import Notification
+from shop.notifications.services import notify
 from shop.orders.models import Order
 
 
@@ -76,8 +78,6 @@ def send_stock_alerts(*, now: datetime | None = None) -> int:
 
     A location's digest is sent again the same day only when the SKUs or lots on it changed.
     """
-    from shop.notifications.services import notify
-
     now = now or utcnow()
     day = local_day(now)
     days = current_app.extensions["settings"].EXPIRING_LOT_DAYS
@@ -205,8 +205,6 @@ METHODS = {"cash": "现金 cash", "wechat": "微信 WeChat Pay", "alipay": "支�
 
 
 def _yuan(fen: int) -> str:
-    from shop.core.web import yuan
-
     return yuan(fen)
 
 
@@ -229,8 +227,6 @@ def summary_text(s: HallSummary) -> str:
 
 def send_hall_summaries(*, day: date | None = None, now: datetime | None = None) -> int:
     """Store each location's summary of ``day`` (default: yesterday, local) for its operators, once."""
-    from shop.notifications.services import notify
-
     day = day or local_day(now or utcnow()) - timedelta(days=1)
     locations = _locations(day)
     db.session.rollback()

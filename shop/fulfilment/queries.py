@@ -13,9 +13,10 @@ from datetime import date
 from sqlalchemy import Select, func, select
 
 from shop.catalog.models import Location
+from shop.core.api import page_of
 from shop.core.db import db
 from shop.fulfilment.models import PickupTicket, Shipment
-from shop.fulfilment.services import SALE_KIND, sale_reference
+from shop.fulfilment.services import SALE_KIND, courier_label, sale_reference
 from shop.inventory.models import Lot, StockMovement
 from shop.orders.models import Order
 
@@ -124,8 +125,6 @@ def section_query(location: Location, section: str) -> Select:
 
 def section_page(location: Location, section: str, *, page: int = 1, per_page: int = 50):
     """One page of a section with each order's pick list, parcel and ticket; return (items, total)."""
-    from shop.core.api import page_of
-
     rows, total = page_of(section_query(location, section), page=page, per_page=per_page)
     return decorate(rows), total
 
@@ -208,8 +207,6 @@ def fulfilment_of(order: Order) -> dict | None:
     shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order.id))
     if shipment is None:
         return None
-    from shop.fulfilment.services import courier_label
-
     zh, en = courier_label(shipment)
     return {
         "kind": "shipment",

@@ -26,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
 from shop.aid.services import local_day
+from shop.audit.services import record
 from shop.catalog.models import Location, Variant
 from shop.core.db import db, utcnow
+from shop.core.limits import failure_throttle
 from shop.core.outbox import enqueue
 from shop.fulfilment.errors import (
     InvalidShipment,
@@ -35,11 +37,15 @@ from shop.fulfilment.errors import (
     NotRetryable,
     NotShipped,
     PickupNotFound,
+    TooManyWrongCodes,
 )
 from shop.fulfilment.models import COURIERS, PickupTicket, Shipment
 from shop.inventory import services as stock
 from shop.inventory.errors import InsufficientStock
-from shop.orders import services as orders
+from shop.inventory.queries import location_for as inventory_location_for
+from shop.inventory.queries import user_locations
+from shop.notifications.services import notify
+from shop.orders import lifecycle as orders
 from shop.orders.errors import BadTransition
 from shop.orders.models import Order
 from shop.orders.states import advance, can_move
@@ -184,8 +190,6 @@ def courier_label(shipment: Shipment) -> tuple[str, str]:
 
 
 def _tell_buyer(order: Order, kind: str, *, ref: object = "", **facts: str) -> None:
-    from shop.notifications.services import notify
-
     if kind == "ready_for_pickup":
         hall = order.pickup_location or order.location
         zh = f"订单已备好，请到{hall.name_zh}（{hall.address}）出示提货码 {facts['code']} 取货。"
@@ -244,8 +248,6 @@ def ship_order(
     Sending the same details again changes nothing; different details on a shipped parcel correct a
     typo (audited, and the buyer is told the new number).
     """
-    from shop.audit.services import record
-
     courier, tracking, note = _check_shipping(courier, tracking_number, courier_note)
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
@@ -284,8 +286,6 @@ def ship_order(
 
 def mark_delivered(order_id: int, *, staff: User) -> Shipment:
     """Record that the buyer received the parcel; the order completes (once)."""
-    from shop.audit.services import record
-
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
     shipment = _shipment_of(order)
@@ -316,9 +316,6 @@ def open_ticket(location: Location, code: str, *, staff: User) -> PickupTicket:
     lookup is refused (429) for a while, so the codes, the buyer's proof at the counter, cannot be found
     by trying them in turn.
     """
-    from shop.core.limits import failure_throttle
-    from shop.fulfilment.errors import TooManyWrongCodes
-
     throttle = failure_throttle("pickup-codes", "RATE_LIMIT_PICKUP_CODES")
     key = (location.code, str(staff.id))
     if throttle and (wait := throttle.retry_after(*key)):
@@ -352,8 +349,6 @@ def pickup_waiting(location: Location, code: str, *, staff: User) -> Order:
 
 def hand_over(location: Location, code: str, *, staff: User) -> Order:
     """Give the buyer the goods of the pickup with ``code`` at ``location``; the order completes."""
-    from shop.audit.services import record
-
     ensure_location_access(staff, location)
     ticket = open_ticket(location, code, staff=staff)
     order = orders.lock_order(ticket.order_id)
@@ -374,8 +369,6 @@ def retry_fulfilment(order_id: int, *, staff: User) -> Order:
 
     Safe whatever the order's state: each step checks it. Refused once the goods were handed over.
     """
-    from shop.audit.services import record
-
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
     if order.status == "paid" and order.reservation_state == "held":
@@ -394,8 +387,6 @@ def retry_fulfilment(order_id: int, *, staff: User) -> Order:
 
 def location_for(user: User, code: str) -> Location:
     """The location ``code`` if ``user`` may act there (404 when unknown, 403 when not theirs)."""
-    from shop.inventory.queries import location_for as inventory_location_for
-
     return inventory_location_for(user, code)
 
 
@@ -408,6 +399,4 @@ def order_for_staff(order_id: int, user: User) -> Order:
 
 def staff_locations(user: User) -> list[Location]:
     """Where ``user`` fulfils orders: an operator's granted locations; every stock location for admins."""
-    from shop.inventory.queries import user_locations
-
     return user_locations(user)

@@ -6,16 +6,24 @@ Thin: parse the form, call one service in one unit of work, flash and redirect.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from shop.accounts.auth import require_staff_page
+from shop.core import outbox
 from shop.core.db import atomic, db
 from shop.core.errors import ShopError
+from shop.core.models import OutboxMessage, TaskFailure
+from shop.core.outbox import requeue as requeue_message
+from shop.core.periodic import last_runs
 from shop.fulfilment import queries, services
 from shop.fulfilment.errors import PickupNotFound, TooManyWrongCodes
 from shop.fulfilment.models import COURIERS
+from shop.notifications.services import for_locations
 
 bp = Blueprint("fulfilment_web", __name__, url_prefix="/console/fulfilment")
 STAFF = ("operator", "admin")
@@ -29,8 +37,6 @@ def _error(err: ShopError) -> None:
 
 
 def _back_to_order(order_id: int):
-    from urllib.parse import urlsplit
-
     target = request.form.get("next") or ""
     parts = urlsplit(target)
     if not (target.startswith("/") and not parts.scheme and not parts.netloc):
@@ -51,8 +57,6 @@ def index():
 @bp.get("/<code>")
 @require_staff_page(*STAFF)
 def hall(code: str):
-    from shop.notifications.services import for_locations
-
     location = services.location_for(current_user, code)
     counts = queries.section_counts(location)
     section = request.args.get("section")
@@ -176,12 +180,6 @@ def retry(order_id: int):
 @bp.get("/queues")
 @require_staff_page("admin")
 def queues():
-    from sqlalchemy import select
-
-    from shop.core import outbox
-    from shop.core.models import OutboxMessage, TaskFailure
-    from shop.core.periodic import last_runs
-
     open_rows = list(
         db.session.scalars(
             select(OutboxMessage)
@@ -207,8 +205,6 @@ def queues():
 @bp.post("/queues/outbox/<int:message_id>/requeue")
 @require_staff_page("admin")
 def requeue(message_id: int):
-    from shop.core.outbox import requeue as requeue_message
-
     if not requeue_message(message_id):
         abort(404)
     flash(_("Message %(id)s will be sent again.", id=message_id), "ok")

@@ -9,6 +9,7 @@ from uuid import uuid4
 from sqlalchemy import select, update
 
 from shop.accounts.models import User
+from shop.audit.services import record
 from shop.catalog.models import Location, Variant
 from shop.core.db import db
 from shop.core.errors import ValidationFailed
@@ -113,8 +114,6 @@ def adjust_stock(
             strict_dates=True,
             **common,
         )
-    from shop.audit.services import record
-
     # The movements already say who and why; the audit log gives admins one place for staff actions.
     record(
         actor,
@@ -284,8 +283,6 @@ def set_low_stock_threshold(
     location: Location, variant: Variant, threshold: int | None, *, actor: User | None = None
 ) -> StockLevel:
     """Set (or with None, clear back to the SKU's default) the low-stock threshold at ``location``."""
-    from shop.audit.services import record
-
     if threshold is not None and (isinstance(threshold, bool) or not 0 <= threshold <= stock.MAX_QUANTITY):
         raise BadQuantity(
             "threshold must be zero or more", errors=[{"field": "threshold", "message": ">= 0"}]

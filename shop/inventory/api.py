@@ -10,6 +10,7 @@ unit, so one sale that cannot be recorded does not hold back the rest of the tab
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -130,8 +131,6 @@ def low_stock(code: str):
 @require_role(*STAFF)
 def expiring(args: dict, code: str):
     """Lots with units left whose best-before is within ``days`` days (expired ones included, first)."""
-    from datetime import date
-
     location = queries.location_for(api_user(), code)
     today = date.today()
     lots = queries.expiring_lots(location, within_days=args["days"], on=today)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -14,12 +14,27 @@ from shop.accounts.models import User
 from shop.catalog.errors import LocationNotFound
 from shop.catalog.models import Location, Variant
 from shop.catalog.services import variants_by_sku
+from shop.core.api import page_of
 from shop.core.db import db
 from shop.inventory.errors import SaleNotFound, TransferNotFound, UnknownLocation
 from shop.inventory.models import CounterSale, Lot, StockLevel, StockMovement, Transfer
 
 SELLING_KINDS = ("hall", "fair")
 T = TypeVar("T")
+
+
+def availability(variant_ids: Iterable[int]) -> dict[int, int]:
+    """Return units available to sell (on hand - reserved) per variant, over all locations."""
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(StockLevel.variant_id, func.sum(StockLevel.on_hand - StockLevel.reserved))
+        .where(StockLevel.variant_id.in_(ids))
+        .group_by(StockLevel.variant_id)
+    )
+    found = {vid: int(avail or 0) for vid, avail in rows}
+    return {vid: found.get(vid, 0) for vid in ids}
 
 
 def location_by_code(code: str, *, field_name: str | None = None) -> Location:
@@ -109,8 +124,6 @@ def location_stock(
     location: Location, *, sku: str | None = None, page: int = 1, per_page: int = 100
 ) -> tuple[list[StockRow], int]:
     """Return the stock levels at ``location`` with their non-empty lots (first-expiry-first)."""
-    from shop.core.api import page_of
-
     stmt = (
         select(StockLevel)
         .join(Variant, StockLevel.variant_id == Variant.id)

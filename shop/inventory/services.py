@@ -35,7 +35,7 @@ from shop.inventory.errors import (
     LotExpired,
     UnknownLot,
 )
-from shop.inventory.models import Lot, StockLevel, StockMovement
+from shop.inventory.models import Lot, StockLevel, StockMovement, Transfer, TransferLine
 
 NO_LOT = "-"
 TRANSIT_CODE = "IN-TRANSIT"
@@ -640,8 +640,6 @@ def reconcile() -> list[Drift]:
 
 def _transit_drifts() -> list[Drift]:
     """Every open transfer line's outstanding units must be exactly what its in-transit lot holds."""
-    from shop.inventory.models import Transfer, TransferLine
-
     transit_id = db.session.scalar(select(Location.id).where(Location.code == TRANSIT_CODE))
     if transit_id is None:
         return []

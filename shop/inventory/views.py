@@ -12,13 +12,15 @@ from uuid import uuid4
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from shop.accounts.auth import ensure_location_access, require_staff_page
+from shop.catalog.models import Variant
 from shop.core.api import page_of
-from shop.core.db import atomic
+from shop.core.db import atomic, db
 from shop.core.errors import ShopError
 from shop.inventory import adjustments, queries, sales, transfers
-from shop.inventory.models import MOVEMENT_KINDS, PAYMENT_METHODS
+from shop.inventory.models import MOVEMENT_KINDS, PAYMENT_METHODS, StockCount
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 STAFF = ("operator", "admin")
@@ -258,11 +260,6 @@ def receive(code: str):
 
 
 def _all_variants():
-    from sqlalchemy import select
-
-    from shop.catalog.models import Variant
-    from shop.core.db import db
-
     return list(db.session.scalars(select(Variant).where(Variant.active.is_(True)).order_by(Variant.sku)))
 
 
@@ -452,9 +449,6 @@ def count(code: str):
 @bp.get("/<code>/counts/<int:count_id>")
 @require_staff_page(*STAFF)
 def count_result(code: str, count_id: int):
-    from shop.core.db import db
-    from shop.inventory.models import StockCount
-
     location = _location(code)
     found = db.session.get(StockCount, count_id)
     if found is None or found.location_id != location.id:

@@ -14,6 +14,12 @@ from collections.abc import Callable, Iterable
 from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from shop.aid.services import current_programme, programme_total_fen
+from shop.core.db import db
+from shop.core.outbox import QUEUES, queue_depths, stats
+from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +65,6 @@ class _ScrapeCollector:
 
 
 def _outbox_samples():
-    from shop.core.db import db
-    from shop.core.outbox import stats
-
     st = stats()
     db.session.rollback()
     return [
@@ -73,16 +76,11 @@ def _outbox_samples():
 
 
 def _queue_samples():
-    from shop.core.outbox import QUEUES, queue_depths
-
     depths = queue_depths() or {}
     return [({"queue": q}, float(n)) for q, n in depths.items() if q in QUEUES]
 
 
 def _aid_samples():
-    from shop.aid.services import current_programme, programme_total_fen
-    from shop.core.db import db
-
     prog = current_programme()
     if prog is None:
         return []
@@ -97,11 +95,6 @@ register_gauge(
 
 
 def _order_samples():
-    from sqlalchemy import func, select
-
-    from shop.core.db import db
-    from shop.orders.models import Order
-
     rows = db.session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
     db.session.rollback()
     return [({"status": status}, float(n)) for status, n in rows]

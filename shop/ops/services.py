@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import current_app
 from sqlalchemy import text
 
@@ -25,8 +26,6 @@ def check_broker() -> tuple[bool, str]:
         folder = settings.broker_folder
         return (folder.is_dir(), "ok" if folder.is_dir() else f"missing {folder}")
     if url.startswith(("redis://", "rediss://")):
-        import redis
-
         try:
             client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
             client.ping()

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shop.core.errors import problem
+from shop.ops.metrics import render_metrics
 from shop.ops.services import check_broker, check_database
 
 bp = Blueprint("ops", __name__)
@@ -29,6 +30,4 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    from shop.ops.metrics import render_metrics
-
     return Response(render_metrics(current_app), mimetype=CONTENT_TYPE_LATEST)

@@ -44,7 +44,7 @@ def create_order(data: dict):
     lines = [services.LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]]
     with atomic():
         order = services.place_order(buyer, lines, _delivery(data["delivery"]))
-        return order_dict(order)
+        return order_dict(services.order_details(order))
 
 
 @blp.route("", methods=["GET"])
@@ -61,7 +61,7 @@ def list_orders(args: dict):
     rows, total = page_of(stmt, page=args["page"], per_page=args["per_page"])
     staff = user.is_staff
     return {
-        "items": [order_dict(o, staff=staff) for o in rows],
+        "items": [order_dict(services.order_details(o), staff=staff) for o in rows],
         "total": total,
         "page": args["page"],
         "per_page": args["per_page"],
@@ -75,7 +75,8 @@ def list_orders(args: dict):
 def get_order(order_id: int):
     """One order (its buyer, or staff of its location)."""
     user = api_user()
-    return order_dict(services.order_for_viewer(order_id, user), staff=user.is_staff)
+    order = services.order_for_viewer(order_id, user)
+    return order_dict(services.order_details(order), staff=user.is_staff)
 
 
 @blp.route("/<int:order_id>/cancel", methods=["POST"])
@@ -89,4 +90,4 @@ def cancel_order(data: dict, order_id: int):
     with atomic():
         services.order_for_viewer(order_id, user)
         order = services.cancel_order(order_id, actor=user, reason=data["reason"] or "cancelled by the buyer")
-        return order_dict(order, staff=user.is_staff)
+        return order_dict(services.order_details(order), staff=user.is_staff)

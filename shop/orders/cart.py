@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from shop.catalog.models import Variant
-from shop.catalog.services import availability
 from shop.core.db import db
+from shop.inventory.queries import availability
 from shop.orders.errors import InvalidLines
 from shop.orders.services import MAX_LINES, MAX_QUANTITY, LineRequest
 

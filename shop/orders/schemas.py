@@ -13,7 +13,7 @@ from marshmallow import validates_schema
 
 from shop.core.api import PageArgs, PageSchema
 from shop.orders.models import STATUSES
-from shop.orders.services import MAX_LINES, MAX_QUANTITY, TIANJIN_DISTRICTS
+from shop.orders.services import MAX_LINES, MAX_QUANTITY, TIANJIN_DISTRICTS, OrderDetails
 
 
 class LineIn(ma.Schema):
@@ -129,7 +129,7 @@ class OrderPage(PageSchema):
     items = f.List(f.Nested(OrderOut), required=True)
 
 
-# Presenters: plain dicts the schemas above describe.
+# Presenters: plain dicts the schemas above describe, from what the read side (services.py) loaded.
 
 
 def location_brief(loc) -> dict | None:
@@ -142,48 +142,6 @@ def location_brief(loc) -> dict | None:
         "address": loc.address,
         "opening_hours": loc.opening_hours,
     }
-
-
-def payment_dict(order) -> dict:
-    from flask import current_app
-
-    from shop.orders.services import aware
-    from shop.payments.models import Payment
-    from shop.payments.services import open_intent
-
-    counted = None
-    if order.paid_at is not None:
-        from sqlalchemy import select
-
-        from shop.core.db import db
-
-        counted = db.session.scalar(
-            select(Payment)
-            .where(Payment.order_id == order.id, Payment.status == "succeeded")
-            .order_by(Payment.succeeded_at, Payment.id)
-            .limit(1)
-        )
-    out: dict = {
-        "gateway": order.gateway,
-        "status": "succeeded" if counted else ("awaiting" if order.status == "pending_payment" else "none"),
-        "pay_by": aware(order.reserved_until).isoformat() if order.status == "pending_payment" else None,
-    }
-    if counted is not None:
-        out["method"] = counted.method
-        out["reference"] = counted.provider_ref
-    if order.gateway == "manual":
-        out["instructions"] = (
-            "Pay at the pickup hall, or by bank transfer quoting the order number"
-            if order.delivery_type == "pickup"
-            else "Pay by bank transfer quoting the order number"
-        )
-    else:
-        settings = current_app.extensions["settings"]
-        out["intent_url"] = f"/api/v1/orders/{order.id}/payments/stripe"
-        out["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
-        intent = open_intent(order) if order.status == "pending_payment" else None
-        out["intent"] = intent.provider_ref if intent else None
-    return out
 
 
 def refund_dict(refund) -> dict:
@@ -199,19 +157,9 @@ def refund_dict(refund) -> dict:
     }
 
 
-def order_dict(order, *, staff: bool = False) -> dict:
-    from sqlalchemy import select
-
-    from shop.core.db import db
-    from shop.fulfilment.queries import fulfilment_of
-    from shop.payments.models import Refund
-
-    # Only a paid order can have refunds: a new order's answer needs no look.
-    refunds = (
-        []
-        if order.status == "pending_payment"
-        else db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
-    )
+def order_dict(details: OrderDetails, *, staff: bool = False) -> dict:
+    """``OrderOut`` for an order read with ``services.order_details`` (staff never see the pickup code)."""
+    order = details.order
     delivery: dict = {
         "type": order.delivery_type,
         "note": order.delivery_note,
@@ -269,13 +217,13 @@ def order_dict(order, *, staff: bool = False) -> dict:
             }
             for line in order.lines
         ],
-        "payment": payment_dict(order),
-        "refunds": [refund_dict(r) for r in refunds],
-        "fulfilment": fulfilment_of(order),
+        "payment": details.payment,
+        "refunds": [refund_dict(r) for r in details.refunds],
+        "fulfilment": details.fulfilment,
     }
-    if staff and out["fulfilment"] and out["fulfilment"]["kind"] == "pickup":
+    if staff and details.fulfilment and details.fulfilment["kind"] == "pickup":
         # The code is the buyer's proof at the counter: staff never see it.
-        out["fulfilment"].pop("code", None)
+        out["fulfilment"] = {k: v for k, v in details.fulfilment.items() if k != "code"}
     if staff:
         out["needs_attention"] = order.needs_attention
         out["attention_note"] = order.attention_note

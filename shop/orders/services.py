@@ -1,29 +1,48 @@
-"""Order use cases: place an order (reserving stock), read orders, cancel, expire unpaid ones, accept a
-payment, tell the buyer.
+"""Order use cases: place an order (reserving stock), cancel, expire unpaid ones, and the read side (an
+order with its payment, refunds and fulfilment, lists, notices).
 
-Every use case that changes an order first locks its row (``lock_order``), then decides on fresh state,
-and changes the status only through ``states.advance`` (a conditional UPDATE on the status it saw).
+They sit above payments and fulfilment (cancelling a paid order refunds it; an expired order's open
+online payments are cancelled; an order's page shows its payment and parcel). The steps those domains
+share with these use cases (lock, release, mark paid, notify, flag) are the order lifecycle,
+``lifecycle.py``. Every use case that changes an order first locks its row (``lock_order``), then
+decides on fresh state, and changes the status only through ``states.advance``.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
-from shop.aid.services import LOCAL_TZ, SaleLine, local_day, record_sale
+from shop.aid.services import LOCAL_TZ, local_day
+from shop.audit.services import record
 from shop.catalog.models import Location, Producer, Product, Variant
-from shop.core.db import db, utcnow
-from shop.core.outbox import enqueue
+from shop.core.db import atomic, db, utcnow
+from shop.fulfilment.queries import fulfilment_of
+from shop.notifications.models import Notification
 from shop.orders import reservations
-from shop.orders.errors import BadTransition, InvalidDelivery, InvalidLines, NotYourOrder, OrderNotFound
-from shop.orders.models import Order, OrderLine
+from shop.orders.errors import (
+    BadTransition,
+    EmptyCart,
+    InvalidDelivery,
+    InvalidLines,
+    NotYourOrder,
+    OrderNotFound,
+)
+from shop.orders.lifecycle import aware, lock_order, notify, release_reservation
+from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.orders.states import advance
+from shop.payments import refunds
+from shop.payments.gateways import configured_gateway_name
+from shop.payments.models import Refund
+from shop.payments.queries import counted_payment, open_intent
+from shop.payments.services import cancel_open_payments
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
@@ -72,13 +91,6 @@ def _local(moment: datetime) -> datetime:
     return aware(moment).astimezone(LOCAL_TZ)
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time the shop stores is UTC."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _luhn_digit(digits: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -108,8 +120,6 @@ def is_valid_number(number: str) -> bool:
 
 def _resolve_lines(lines: list[LineRequest]) -> list[tuple[Variant, int]]:
     if not lines:
-        from shop.orders.errors import EmptyCart
-
         raise EmptyCart("an order needs at least one line", errors=[{"field": "lines", "message": "empty"}])
     merged: dict[str, int] = {}
     for line in lines:
@@ -153,8 +163,6 @@ def _pickup_hall(code: str | None, on) -> Location:
 
 
 def _check_address(d: DeliveryRequest) -> None:
-    import re
-
     errors = []
     if not d.recipient.strip():
         errors.append({"field": "delivery.address.recipient", "message": "required"})
@@ -181,8 +189,6 @@ def place_order(
     Raises InvalidLines/InvalidDelivery (422) for bad input and InsufficientStock (409, naming the SKU)
     when no location can serve it; nothing is written then.
     """
-    from shop.payments.gateway import configured_gateway_name
-
     now = now or utcnow()
     today = local_day(now)
     resolved = _resolve_lines(lines)
@@ -249,8 +255,6 @@ def place_order(
     order.location = plan[0]
     db.session.add(order)
     db.session.flush()
-    from shop.orders.models import OrderStatusChange
-
     db.session.add(
         OrderStatusChange(order_id=order.id, from_status=None, to_status="pending_payment", actor_id=buyer.id)
     )
@@ -262,13 +266,6 @@ def place_order(
 
 
 # -- reading ----------------------------------------------------------------------------------------
-
-
-def get_order(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None:
-        raise OrderNotFound(f"order {order_id} does not exist")
-    return order
 
 
 def order_by_number(number: str) -> Order:
@@ -293,11 +290,6 @@ def order_for_viewer(order_id: int, viewer: User) -> Order:
     return order
 
 
-def ensure_buyer(order: Order, user: User) -> None:
-    if order.user_id != user.id and user.role != "admin":
-        raise NotYourOrder("only the buyer can do this")
-
-
 def orders_query(
     viewer: User, *, mine_only: bool = True, status: str | None = None, attention: bool | None = None
 ) -> Select:
@@ -316,8 +308,6 @@ def orders_query(
 
 def notices_for(order: Order) -> list:
     """The buyer's notifications about this order, oldest first."""
-    from shop.notifications.models import Notification
-
     return list(
         db.session.scalars(
             select(Notification)
@@ -327,155 +317,62 @@ def notices_for(order: Order) -> list:
     )
 
 
-# -- changing ---------------------------------------------------------------------------------------
+def payment_of(order: Order) -> dict:
+    """What the buyer (and the API) see of an order's payment: whether and how it was paid, until when
+    it can be paid, and how to pay (at the hall or by transfer, or the online payment to complete).
 
-
-def lock_order(order_id: int) -> Order:
-    """Lock the order row for this transaction and return it freshly loaded.
-
-    A no-op UPDATE takes the row lock on PostgreSQL (SQLite already holds the database write lock), so
-    everything decided after this sees the latest committed state and no concurrent change interleaves.
+    Costs one query for a paid order (its counted payment) or an unpaid online one (its open intent).
     """
-    res = db.session.execute(
-        update(Order)
-        .where(Order.id == order_id)
-        .values(id=Order.id)
-        .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
-        raise OrderNotFound(f"order {order_id} does not exist")
-    return db.session.scalars(
-        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    ).one()
-
-
-def line_pairs(order: Order, quantities: dict[int, int] | None = None) -> list[tuple[Variant, int]]:
-    """(variant, quantity) for each line; ``quantities`` maps line id to a quantity to use instead."""
-    out = []
-    for line in order.lines:
-        qty = line.quantity if quantities is None else quantities.get(line.id, 0)
-        if qty:
-            out.append((db.session.get(Variant, line.variant_id), qty))
+    counted = counted_payment(order) if order.paid_at is not None else None
+    out: dict = {
+        "gateway": order.gateway,
+        "status": "succeeded" if counted else ("awaiting" if order.status == "pending_payment" else "none"),
+        "pay_by": aware(order.reserved_until).isoformat() if order.status == "pending_payment" else None,
+    }
+    if counted is not None:
+        out["method"] = counted.method
+        out["reference"] = counted.provider_ref
+    if order.gateway == "manual":
+        out["instructions"] = (
+            "Pay at the pickup hall, or by bank transfer quoting the order number"
+            if order.delivery_type == "pickup"
+            else "Pay by bank transfer quoting the order number"
+        )
+    else:
+        settings = current_app.extensions["settings"]
+        out["intent_url"] = f"/api/v1/orders/{order.id}/payments/stripe"
+        out["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
+        intent = open_intent(order) if order.status == "pending_payment" else None
+        out["intent"] = intent.provider_ref if intent else None
     return out
 
 
-def release_reservation(order: Order, *, reason: str, actor_id: int | None = None) -> None:
-    """Give back everything the order still holds (lines not refunded yet); mark it released."""
-    if order.reservation_state != "held":
-        return
-    still_held = {line.id: line.quantity - line.refunded_quantity for line in order.lines}
-    reservations.release_lines(
-        order.location, line_pairs(order, still_held), reference=f"order:{order.number}", reason=reason
+@dataclass(frozen=True)
+class OrderDetails:
+    """An order with what its buyer and staff read around it (``schemas.order_dict`` renders it)."""
+
+    order: Order
+    payment: dict  # payment_of(order)
+    refunds: list[Refund]
+    fulfilment: dict | None  # its ticket or parcel (shop.fulfilment.queries.fulfilment_of)
+
+
+def order_details(order: Order) -> OrderDetails:
+    """The order with its payment, refunds and fulfilment, read once for a page or an API answer."""
+    # Only a paid order can have refunds: a new order's answer needs no look.
+    refund_rows = (
+        []
+        if order.status == "pending_payment"
+        else list(db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
     )
-    order.reservation_state = "released"
-    db.session.flush()
+    return OrderDetails(order, payment_of(order), refund_rows, fulfilment_of(order))
 
 
-def re_reserve(order: Order, *, on) -> bool:
-    """Try to reserve a released order's lines again at its location; return whether it worked."""
-    from shop.inventory.errors import InsufficientStock
-
-    try:
-        reservations.reserve_at(order.location, line_pairs(order), reference=f"order:{order.number}", on=on)
-    except InsufficientStock:
-        return False
-    order.reservation_state = "held"
-    db.session.flush()
-    return True
-
-
-# What the buyer is told, in Chinese and English (mails carry both; pages show the page's language).
-NOTICES = {
-    "paid": ("订单已付款，谢谢！", "Your order is paid. Thank you!"),
-    "expired": (
-        "订单未按时付款，已失效，商品已重新上架。",
-        "Your order was not paid in time and has expired.",
-    ),
-    "cancelled": ("订单已取消。", "Your order was cancelled."),
-    "refunded": ("订单已办理退款。", "A refund was issued for your order."),
-    "auto_refunded": (
-        "您的付款无法用于此订单，已自动退回。",
-        "Your payment could not be used for this order and was refunded automatically.",
-    ),
-    "payment_failed": ("付款未成功，您可以重新付款。", "Your payment did not go through; you can try again."),
-}
-
-
-def notify(order: Order, kind: str, *, ref: object = "") -> None:
-    """Tell the buyer about their order: a notification queued in this unit of work, sent by a task.
-
-    ``ref`` tells apart repeated events of one kind (each refund); the same event is told once.
-    """
-    from shop.accounts.models import User
-    from shop.notifications.services import notify as queue_notification
-
-    zh, en = NOTICES[kind]
-    settings = current_app.extensions["settings"]
-    link = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/orders/{order.id}"
-    queue_notification(
-        dedupe_key=f"order:{order.id}:{kind}:{ref}",
-        kind=f"order_{kind}",
-        subject=f"{zh} {en} · {order.number}"[:200],
-        body=f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
-        user=db.session.get(User, order.user_id),
-    )
-
-
-def flag(order: Order, note: str) -> None:
-    """Mark the order for staff attention with a note (kept, newest last)."""
-    from shop.notifications.services import notify as queue_notification
-
-    order.needs_attention = True
-    order.attention_note = ((order.attention_note + "\n") if order.attention_note else "") + note[:500]
-    db.session.flush()
-    # Staff of the order's location see it in their notifications, and in /staff/orders?attention=1.
-    queue_notification(
-        dedupe_key=f"order:{order.id}:attention:{order.attention_note.count(chr(10))}",
-        kind="order_attention",
-        subject=f"订单需处理 Order needs attention · {order.number}",
-        body=note,
-        location_id=order.location_id,
-    )
-
-
-def aid_lock_order(line: OrderLine) -> tuple[int, int, int]:
-    """Sort key for sale lines sent to the aid ledger: (category, producer, variant).
-
-    The aid rollup rows a payment or refund bumps are keyed by category and producer; taking them in this
-    one order in every transaction means two concurrent payments (or refunds) cannot deadlock on them.
-    """
-    return (db.session.get(Variant, line.variant_id).product.category_id, line.producer_id, line.variant_id)
-
-
-def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int | None, reason: str) -> None:
-    """Record the order as paid: status, aid ledger, fulfilment message and the buyer's notice.
-
-    The caller holds the order lock and has checked that the reservation is held.
-    """
-    advance(
-        order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
-    )
-    work_unit = order.buyer_kind == "work_unit"
-    ordered = sorted(order.lines, key=aid_lock_order)
-    record_sale(
-        source=f"order:{order.id}",
-        occurred_at=paid_at,
-        channel="work_unit" if work_unit else "online",
-        lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],
-        direct_purchase=work_unit,
-        buyer_id=order.user_id,
-    )
-    order.aid_counted = True
-    db.session.flush()
-    # Fulfilment (next issue) turns the reservation into a sale movement; the reservation stays until then.
-    enqueue("shop.fulfilment.fulfil_order", {"order_id": order.id}, queue="fulfilment")
-    notify(order, "paid")
+# -- changing ---------------------------------------------------------------------------------------
 
 
 def cancel_order(order_id: int, *, actor: User, reason: str = "cancelled by the buyer") -> Order:
     """Cancel an order before fulfilment starts: release its stock, and refund it in full if paid."""
-    from shop.payments import refunds
-
     order = lock_order(order_id)
     if order.user_id != actor.id and not actor.can_act_at(order.location):
         raise NotYourOrder("only the buyer or staff of the order's location can cancel it")
@@ -491,13 +388,9 @@ def cancel_order(order_id: int, *, actor: User, reason: str = "cancelled by the 
     advance(order, "cancelled", actor_id=actor.id, reason=reason, closed_at=utcnow())
     release_reservation(order, reason="order cancelled", actor_id=actor.id)
     if was == "pending_payment":
-        from shop.payments.services import cancel_open_payments
-
         cancel_open_payments(order)
     notify(order, "cancelled")
     if order.user_id != actor.id:
-        from shop.audit.services import record
-
         record(
             actor,
             "order.cancelled",
@@ -515,9 +408,6 @@ def expire_unpaid_orders(*, now: datetime | None = None, limit: int = 500) -> in
     Each order is expired in its own small transaction, so one failure does not hold back the rest and a
     concurrent payment either wins before us (the order is paid) or finds the order expired.
     """
-    from shop.core.db import atomic
-    from shop.payments.services import cancel_open_payments
-
     now = now or utcnow()
     ids = list(
         db.session.scalars(

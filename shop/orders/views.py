@@ -4,20 +4,27 @@ and issue refunds. Thin: parse the form, call one service in one unit of work, r
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from shop.accounts.auth import require_staff_page
 from shop.catalog.services import list_locations
+from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.core.limits import limit_orders
 from shop.orders import cart, services
 from shop.orders.models import STATUSES
 from shop.orders.services import TIANJIN_DISTRICTS
+from shop.payments import queries as payment_queries
+from shop.payments import refunds
+from shop.payments import services as payments
+from shop.payments.errors import InvalidRefund
 
 bp = Blueprint("orders_web", __name__)
 
@@ -78,8 +85,6 @@ def cart_update():
 
 
 def _is_zh() -> bool:
-    from flask_babel import get_locale
-
     return str(get_locale() or "zh") == "zh"
 
 
@@ -87,8 +92,6 @@ def _is_zh() -> bool:
 
 
 def _halls():
-    from datetime import date
-
     return [loc for loc in list_locations(on=date.today()) if loc.pickup]
 
 
@@ -149,8 +152,6 @@ def checkout():
 @login_required
 def my_orders():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    from shop.core.api import page_of
-
     rows, total = page_of(services.orders_query(current_user, mine_only=True), page=page, per_page=20)
     return render_template(
         "orders/my_orders.html", orders=rows, total=total, page=page, pages=max(1, -(-total // 20))
@@ -161,19 +162,16 @@ def my_orders():
 @login_required
 def order_page(order_id: int):
     order = services.order_for_viewer(order_id, current_user)
-    from shop.fulfilment.queries import fulfilment_of
-    from shop.orders.schemas import payment_dict
-    from shop.payments.models import Refund
-
-    refunds = Refund.query.filter_by(order_id=order.id).order_by(Refund.id).all()
-    fulfilment = fulfilment_of(order)
+    details = services.order_details(order)
+    fulfilment = details.fulfilment
     if fulfilment and order.user_id != current_user.id:
-        fulfilment.pop("code", None)  # the pickup code is the buyer's proof at the counter
+        # The pickup code is the buyer's proof at the counter.
+        fulfilment = {k: v for k, v in fulfilment.items() if k != "code"}
     return render_template(
         "orders/order.html",
         order=order,
-        payment=payment_dict(order),
-        refunds=refunds,
+        payment=details.payment,
+        refunds=details.refunds,
         notices=services.notices_for(order),
         fulfilment=fulfilment,
         returning_from_stripe=bool(request.args.get("payment_intent")),
@@ -198,15 +196,9 @@ def cancel(order_id: int):
 @login_required
 def pay(order_id: int):
     """Stripe's Payment Element for an online order (card, Alipay, WeChat Pay)."""
-    from shop.payments import services as payments
-
     order = services.order_for_viewer(order_id, current_user)
     try:
-        payments.check_can_start_online_payment(order, current_user)
-        result = payments.create_intent(order)
-        with atomic():
-            payment = payments.store_intent(order_id, result)
-            client_secret = payment.client_secret
+        client_secret = payments.start_online_payment(order, current_user).client_secret
     except ShopError as err:
         _flash_error(err)
         return redirect(url_for("orders_web.order_page", order_id=order_id))
@@ -251,8 +243,6 @@ def staff_orders():
             flash(_("No order with that number."), "error")
         else:
             return redirect(url_for("orders_web.staff_order", order_id=order.id))
-    from shop.core.api import page_of
-
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     stmt = services.orders_query(current_user, mine_only=False, status=status, attention=attention)
     rows, total = page_of(stmt, page=page, per_page=30)
@@ -274,17 +264,14 @@ def staff_order(order_id: int):
     order = services.order_for_viewer(order_id, current_user)
     if not current_user.can_act_at(order.location):
         abort(404)
-    from shop.orders.schemas import payment_dict
-    from shop.payments.models import Payment, Refund
-    from shop.payments.services import MANUAL_METHODS
-
+    details = services.order_details(order)
     return render_template(
         "orders/staff_order.html",
         order=order,
-        payment=payment_dict(order),
-        payments=Payment.query.filter_by(order_id=order.id).order_by(Payment.id).all(),
-        refunds=Refund.query.filter_by(order_id=order.id).order_by(Refund.id).all(),
-        methods=MANUAL_METHODS,
+        payment=details.payment,
+        payments=payment_queries.payments_of(order),
+        refunds=details.refunds,
+        methods=payments.MANUAL_METHODS,
         locations=[loc for loc in current_user.locations]
         if current_user.role != "admin"
         else list_locations(),
@@ -294,8 +281,6 @@ def staff_order(order_id: int):
 @bp.post("/staff/orders/<int:order_id>/confirm-payment")
 @require_staff_page("operator", "admin")
 def staff_confirm_payment(order_id: int):
-    from shop.payments import services as payments
-
     amount = request.form.get("amount_yuan", "").strip()
     try:
         amount_fen = _fen(amount) if amount else None
@@ -317,8 +302,6 @@ def staff_confirm_payment(order_id: int):
 @bp.post("/staff/orders/<int:order_id>/refund")
 @require_staff_page("operator", "admin")
 def staff_refund(order_id: int):
-    from shop.payments import refunds
-
     form = request.form
     try:
         amount = form.get("amount_yuan", "").strip()
@@ -343,8 +326,6 @@ def staff_refund(order_id: int):
 
 
 def _int(value: str) -> int:
-    from shop.payments.errors import InvalidRefund
-
     try:
         return int(value)
     except ValueError:
@@ -353,8 +334,6 @@ def _int(value: str) -> int:
 
 def _fen(yuan: str) -> int:
     """Parse a yuan amount typed by staff ("68", "68.5", "68.50") into fen without floats."""
-    from shop.payments.errors import InvalidRefund
-
     text = yuan.replace("¥", "").replace(",", "").strip()
     whole, _sep, frac = text.partition(".")
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):

@@ -9,11 +9,13 @@ from shop.accounts.auth import api_user, require_role
 from shop.core.db import atomic
 from shop.core.idempotency import idempotent
 from shop.core.limits import limit_webhook
+from shop.orders import lifecycle
 from shop.orders import services as orders
 from shop.orders.schemas import OrderOut, order_dict, refund_dict
 from shop.payments import refunds, services, webhooks
 from shop.payments.errors import StripeNotEnabled
 from shop.payments.schemas import IntentOut, ManualPaymentIn, RefundCreatedOut, RefundIn, WebhookOut
+from shop.payments.stripe_gateway import StripeGateway
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1", description="Payments and refunds")
 SECURITY = [{"bearerAuth": []}]
@@ -35,7 +37,7 @@ def confirm_manual(data: dict, order_id: int):
             amount_fen=data.get("amount_fen"),
             reference=data["reference"],
         )
-        return order_dict(order, staff=True)
+        return order_dict(orders.order_details(order), staff=True)
 
 
 @blp.route("/orders/<int:order_id>/payments/stripe", methods=["POST"])
@@ -45,21 +47,15 @@ def confirm_manual(data: dict, order_id: int):
 def start_online_payment(order_id: int):
     """The buyer's PaymentIntent (created once per order) and the client secret for Stripe.js."""
     buyer = api_user()
-    order = orders.order_for_viewer(order_id, buyer)
-    services.check_can_start_online_payment(order, buyer)
-    # The gateway call happens before any write and outside any transaction; its idempotency key is
-    # derived from the order, so repeating this request returns the same PaymentIntent.
-    result = services.create_intent(order)
-    with atomic():
-        payment = services.store_intent(order_id, result)
-        return {
-            "gateway": payment.gateway,
-            "payment_intent": payment.provider_ref,
-            "client_secret": payment.client_secret,
-            "publishable_key": current_app.extensions["settings"].STRIPE_PUBLISHABLE_KEY,
-            "amount_fen": payment.amount_fen,
-            "currency": payment.currency,
-        }
+    payment = services.start_online_payment(orders.order_for_viewer(order_id, buyer), buyer)
+    return {
+        "gateway": payment.gateway,
+        "payment_intent": payment.payment_intent,
+        "client_secret": payment.client_secret,
+        "publishable_key": current_app.extensions["settings"].STRIPE_PUBLISHABLE_KEY,
+        "amount_fen": payment.amount_fen,
+        "currency": payment.currency,
+    }
 
 
 @blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
@@ -80,7 +76,8 @@ def create_refund(data: dict, order_id: int):
             lines=data.get("lines"),
             restock_location=data.get("restock_location"),
         )
-        return {"refund": refund_dict(refund), "order": order_dict(orders.get_order(order_id), staff=True)}
+        order = orders.order_details(lifecycle.get_order(order_id))
+        return {"refund": refund_dict(refund), "order": order_dict(order, staff=True)}
 
 
 @blp.route("/payments/stripe/webhook", methods=["POST"])
@@ -93,8 +90,6 @@ def stripe_webhook():
     settings = current_app.extensions["settings"]
     if not (settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET):
         raise StripeNotEnabled("set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to receive Stripe events")
-    from shop.payments.stripe_gateway import StripeGateway
-
     event = StripeGateway(settings).verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     with atomic():
         row, new = webhooks.receive_stripe_event(event)

@@ -1,15 +1,12 @@
-"""The payment gateway interface and how the shop picks an implementation.
+"""The payment gateway interface: what the shop asks of a gateway and what it answers.
 
-The gateway is chosen by ``PAYMENT_GATEWAY`` when an order is placed and stored on the order, so an
-order is always refunded through the gateway that took its money, even after the setting changes.
+The implementations are ``manual.py`` and ``stripe_gateway.py``; ``gateways.py`` picks one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
-
-from flask import current_app
 
 if TYPE_CHECKING:
     from shop.orders.models import Order
@@ -50,22 +47,3 @@ class PaymentGateway(Protocol):
     def refund(self, refund: Refund, payment: Payment) -> RefundResult:
         """Give ``refund.amount_fen`` of ``payment`` back; safe to call again for the same refund."""
         ...
-
-
-def configured_gateway_name() -> str:
-    return current_app.extensions["settings"].PAYMENT_GATEWAY
-
-
-def get_gateway(name: str | None = None) -> PaymentGateway:
-    """Return the implementation for ``name`` (default: the configured one)."""
-    name = name or configured_gateway_name()
-    settings = current_app.extensions["settings"]
-    if name == "manual":
-        from shop.payments.manual import ManualGateway
-
-        return ManualGateway()
-    if name == "stripe":
-        from shop.payments.stripe_gateway import StripeGateway
-
-        return StripeGateway(settings)
-    raise ValueError(f"unknown payment gateway {name!r}")

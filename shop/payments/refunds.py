@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
+from shop.accounts.auth import ensure_location_access
+from shop.accounts.models import User
 from shop.aid.services import SaleLine, reverse_sale
+from shop.audit.services import record
 from shop.catalog.models import Location, Variant
+from shop.catalog.services import get_location
 from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
 from shop.inventory import services as stock
-from shop.orders import services as orders
+from shop.orders import lifecycle as orders
 from shop.orders.errors import BadTransition
 from shop.orders.models import Order, OrderLine
 from shop.orders.states import AFTER_FULFILMENT, REFUNDABLE, advance, can_move
 from shop.payments.errors import InvalidRefund, NothingToRefund, RefundTooLarge
-from shop.payments.gateway import get_gateway
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment, Refund
+from shop.payments.queries import counted_payment
 
 
 @dataclass
@@ -119,18 +124,6 @@ def _allocate(
     return allocs, amount_fen, False
 
 
-def counted_payment(order: Order) -> Payment:
-    payment = db.session.scalar(
-        select(Payment)
-        .where(Payment.order_id == order.id, Payment.status == "succeeded")
-        .order_by(Payment.succeeded_at, Payment.id)
-        .limit(1)
-    )
-    if payment is None:
-        raise NothingToRefund(f"order {order.number} has no payment to refund")
-    return payment
-
-
 def create_refund(
     order: Order,
     *,
@@ -154,6 +147,8 @@ def create_refund(
         )
     allocs, amount, everything = _allocate(order, amount_fen=amount_fen, lines=lines, full=full)
     payment = counted_payment(order)
+    if payment is None:
+        raise NothingToRefund(f"order {order.number} has no payment to refund")
     refund = Refund(
         order_id=order.id,
         payment_id=payment.id,
@@ -236,17 +231,13 @@ def refund_payment(order: Order, payment: Payment, *, reason: str) -> Refund:
 def refund_order(
     order_id: int,
     *,
-    staff,
+    staff: User,
     reason: str,
     amount_fen: int | None = None,
     lines: list[dict] | None = None,
     restock_location: str | None = None,
 ) -> Refund:
     """Staff refund (part of) an order at one of their locations."""
-    from shop.accounts.auth import ensure_location_access
-    from shop.audit.services import record
-    from shop.catalog.services import get_location
-
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
     restock_at = None

@@ -1,12 +1,16 @@
 """Payment use cases: confirm a manual payment, start an online (Stripe) payment, apply a payment that
 succeeded to its order, cancel open online payments.
 
+They act on orders through the order lifecycle (``shop.orders.lifecycle``: lock, mark paid, re-reserve,
+notify, flag), never through the order use cases, which sit above payments.
+
 Exactly one payment counts for an order. Whatever arrives on top (a second payment, a payment for a
 cancelled order, a late payment when the stock is gone) is refunded automatically through the outbox.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,14 +18,17 @@ from sqlalchemy import select
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
 from shop.aid.services import local_day
-from shop.core.db import db, utcnow
+from shop.audit.services import record
+from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
-from shop.orders import services as orders
+from shop.orders import lifecycle as orders
 from shop.orders.errors import BadTransition
 from shop.orders.models import Order
 from shop.orders.states import advance
+from shop.payments import refunds
 from shop.payments.errors import AmountMismatch, WrongGateway
-from shop.payments.gateway import IntentResult, get_gateway
+from shop.payments.gateway import IntentResult
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment
 
 MANUAL_METHODS = ("cash", "transfer", "wechat", "alipay", "card")
@@ -77,8 +84,6 @@ def confirm_manual_payment(
     orders.mark_paid(
         order, amount_fen=order.total_fen, paid_at=now, actor_id=staff.id, reason=f"manual payment ({method})"
     )
-    from shop.audit.services import record
-
     record(
         staff,
         "order.payment_confirmed",
@@ -95,35 +100,51 @@ def confirm_manual_payment(
 # -- online payments --------------------------------------------------------------------------------
 
 
-def open_intent(order: Order) -> Payment | None:
-    """The order's online payment the buyer can still complete, if one was created."""
-    return db.session.scalar(
-        select(Payment)
-        .where(
-            Payment.order_id == order.id,
-            Payment.gateway == order.gateway,
-            Payment.provider_ref.is_not(None),
-            Payment.status.in_(("pending", "failed")),
+@dataclass(frozen=True)
+class OnlinePayment:
+    """What the buyer's browser needs to complete an online payment (Stripe.js and its client secret)."""
+
+    gateway: str
+    payment_intent: str | None
+    client_secret: str
+    amount_fen: int
+    currency: str
+
+
+def start_online_payment(order: Order, buyer: User) -> OnlinePayment:
+    """Start the buyer's online payment of ``order`` (card, Alipay, WeChat Pay), or find it again.
+
+    The gateway is asked before any write and outside any transaction; its idempotency key is derived
+    from the order, so starting again returns the same PaymentIntent. The intent is then kept in one
+    unit of work. Raises NotYourOrder, WrongGateway (a manual order) or BadTransition (not payable).
+    """
+    _check_can_start_online_payment(order, buyer)
+    result = _create_intent(order)
+    with atomic():
+        payment = _store_intent(order.id, result)
+        return OnlinePayment(
+            gateway=payment.gateway,
+            payment_intent=payment.provider_ref,
+            client_secret=payment.client_secret,
+            amount_fen=payment.amount_fen,
+            currency=payment.currency,
         )
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
 
 
-def check_can_start_online_payment(order: Order, buyer: User, *, now: datetime | None = None) -> None:
+def _check_can_start_online_payment(order: Order, buyer: User, *, now: datetime | None = None) -> None:
     orders.ensure_buyer(order, buyer)
     if order.gateway == "manual":
         raise WrongGateway(f"order {order.number} is paid at the hall or by transfer")
     _ensure_payable(order, now or utcnow())
 
 
-def create_intent(order: Order) -> IntentResult:
+def _create_intent(order: Order) -> IntentResult:
     """Ask the gateway for the order's payment. Writes nothing: this runs outside any transaction, and
     the gateway's idempotency key (derived from the order) returns the same intent when asked again."""
     return get_gateway(order.gateway).create_intent(order)
 
 
-def store_intent(order_id: int, result: IntentResult) -> Payment:
+def _store_intent(order_id: int, result: IntentResult) -> Payment:
     """Keep the intent the gateway returned (once, however often this runs)."""
     order = orders.lock_order(order_id)
     payment = db.session.scalar(
@@ -182,8 +203,6 @@ def settle_payment(
       goes back automatically and the buyer is told;
     - the order was cancelled or is already paid by another payment: this money goes back automatically.
     """
-    from shop.payments import refunds
-
     if payment.status == "succeeded":
         return "already applied"
     currency = currency.upper()

@@ -8,6 +8,7 @@ Every call that can move money carries an idempotency key derived from our own i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import stripe
@@ -117,8 +118,6 @@ class StripeGateway:
 
     def verify_event(self, payload: bytes, signature: str | None) -> dict:
         """Check the ``Stripe-Signature`` of a webhook body; return the event as a plain dict."""
-        import json
-
         try:
             self.client.construct_event(payload, signature, self.webhook_secret)
         except (stripe.SignatureVerificationError, ValueError) as exc:

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from shop.core.db import atomic, db, utcnow
 from shop.orders.models import Order
 from shop.payments.errors import GatewayUnavailable
-from shop.payments.gateway import get_gateway
+from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment
+from shop.payments.webhooks import receive_stripe_event
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def stale_payments(*, now: datetime, older_than_minutes: int, limit: int = 200) 
 
 def sync_payment(payment_id: int, *, now: datetime | None = None) -> str:
     """Apply what Stripe says about one pending payment, as its webhook would; return the outcome."""
-    from shop.payments.webhooks import receive_stripe_event
-
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.status != "pending" or not payment.provider_ref:
         return "nothing to sync"

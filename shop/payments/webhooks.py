@@ -16,9 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.core.db import db, utcnow
-from shop.orders import services as orders
+from shop.orders import lifecycle as orders
 from shop.orders.models import Order
 from shop.payments import refunds
+from shop.payments.errors import BadSignature
 from shop.payments.models import Payment, PaymentEvent, Refund
 from shop.payments.services import settle_payment
 
@@ -59,8 +60,6 @@ def _insert_event(event: dict) -> int | None:
 def receive_stripe_event(event: dict) -> tuple[PaymentEvent, bool]:
     """Store and process one verified Stripe event; return (inbox row, whether it was new)."""
     if not event.get("id"):
-        from shop.payments.errors import BadSignature
-
         raise BadSignature("the event has no id")
     row_id = _insert_event(event)
     if row_id is None:

@@ -261,7 +261,7 @@ def test_unpaid_order_is_never_picked(queued):
     with atomic():
         assert services.pick_order(order_id).startswith("skipped")
     with pytest.raises(BadTransition), atomic():
-        from shop.orders.services import lock_order
+        from shop.orders.lifecycle import lock_order
         from shop.orders.states import advance
 
         advance(lock_order(order_id), "fulfilling")

@@ -59,8 +59,8 @@ def test_request_id_is_echoed_and_generated(app, client):
 def test_json_logs_carry_the_request_id_into_tasks(app, capsys):
     from celery import shared_task
 
+    from shop.core.logging import configure_logging, request_id_var
     from shop.core.outbox import enqueue
-    from shop.ops.logging import configure_logging, request_id_var
 
     @shared_task(name="tests.log_something")
     def log_something_task():

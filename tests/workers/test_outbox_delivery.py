@@ -197,7 +197,7 @@ def test_the_redis_restore_guard_keeps_a_worker_alive_on_a_released_connection(r
     from kombu import Connection
     from kombu.transport import redis as kombu_redis
 
-    from workers.app import guard_redis_restore_on_lost_connection
+    from shop.core.celery_app import guard_redis_restore_on_lost_connection
 
     def released_channel(conn):
         channel = conn.channel()

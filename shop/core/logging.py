@@ -9,6 +9,7 @@ import sys
 import uuid
 
 from flask import Flask, g, request
+from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -31,8 +32,6 @@ def configure_logging(fmt: str, level: str) -> None:
     handler._shop = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
     if fmt == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",

@@ -4,7 +4,8 @@ The reliability settings (late acknowledgement, reject on worker lost, prefetch 
 retries with backoff and jitter, the beat schedule) live in ``config/celery.py``, each with the failure
 it protects against. This module adds what needs the app: the task base class that runs tasks in an app
 context, tells the outbox when a task it sent has started and finished, and records failures; and the
-guard that refuses to publish a message from inside an open unit of work.
+guard that refuses to publish a message from inside an open unit of work. The tasks themselves live in
+``workers/``, above the shop; Celery imports them by name (``include`` in ``config/celery.py``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import logging
 
 from celery import Celery, Task
 from flask import Flask
+from kombu.transport import redis as kombu_redis
 
-from config.celery import (  # noqa: F401  (re-exported for callers of workers.app)
-    MAX_BACKOFF_SECONDS,
-    TASK_RETRY,
-    VISIBILITY_TIMEOUT_SECONDS,
-    beat_interval,
-    celery_config,
-)
+from config.celery import TASK_RETRY, celery_config
+from shop.core import outbox
+from shop.core.db import db, in_unit_of_work
+from shop.core.logging import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +30,6 @@ def _track(mark, message_id: int) -> None:
     try:
         mark(message_id)
     except Exception as exc:
-        from shop.core.db import db
-
         db.session.rollback()
         log.warning("could not record outbox message %s: %s", message_id, exc)
 
@@ -51,8 +48,6 @@ class ShopCelery(Celery):
     """
 
     def send_task(self, name, *args, **kwargs):
-        from shop.core.db import in_unit_of_work
-
         if in_unit_of_work():
             raise RuntimeError(f"{name} published inside atomic(): use shop.core.outbox.enqueue()")
         return super().send_task(name, *args, **kwargs)
@@ -68,8 +63,6 @@ def guard_redis_restore_on_lost_connection() -> None:
     after the visibility timeout, and the outbox sends them again sooner; so giving up the restore and
     letting the consumer reconnect loses nothing.
     """
-    from kombu.transport import redis as kombu_redis
-
     original = kombu_redis.QoS.restore_unacked
     if getattr(original, "shop_guarded", False):
         return
@@ -95,15 +88,10 @@ def celery_init_app(app: Flask) -> Celery:
         max_retries = TASK_RETRY["max_retries"]
 
         def __call__(self, *args, **kwargs):
-            from shop.ops.logging import request_id_var
-
             rid = _header(self.request, "shop_request_id") or "-"
             outbox_id = None if self.request.is_eager else _header(self.request, "shop_outbox_id")
             token = request_id_var.set(rid)
             with app.app_context():
-                from shop.core import outbox
-                from shop.core.db import db
-
                 try:
                     if outbox_id:
                         # Seen alive: the sweep does not re-send a message whose task is running or
@@ -121,12 +109,9 @@ def celery_init_app(app: Flask) -> Celery:
             # Runs after the task gave up (no retry left, or an error that is not retried).
             try:
                 with app.app_context():
-                    from shop.core.db import db
-                    from shop.core.outbox import record_failure
-
                     try:
                         outbox_id = _header(self.request, "shop_outbox_id")
-                        record_failure(
+                        outbox.record_failure(
                             task=self.name,
                             task_id=task_id or "",
                             kwargs=kwargs or {},
@@ -145,7 +130,9 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = ShopCelery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(settings))
     celery_app.set_default()
-    import workers.tasks  # noqa: F401  (registers the shop's tasks on this app)
+    # The task modules (``include`` in config/celery.py) are imported by Celery's own loader, here for a
+    # web process (inline delivery publishes by name from ``app.tasks``) and again by a worker at start.
+    celery_app.loader.import_default_modules()
 
     app.extensions["celery"] = celery_app
     return celery_app
