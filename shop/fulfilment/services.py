@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
-from shop.aid.services import local_day
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.outbox import enqueue
 from shop.fulfilment.errors import (
@@ -92,7 +92,7 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
                     qty,
                     kind=SALE_KIND,
                     from_reserved=True,
-                    on=local_day(now),
+                    on=clock.local_day(now),
                     reason="online order",
                     reference=sale_reference(order),
                 )

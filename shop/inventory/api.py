@@ -13,6 +13,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from shop.accounts.auth import api_user, ensure_location_access, require_role
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import PROBLEM_BASE, ShopError, _flatten_messages, problem_from_error
@@ -91,10 +92,8 @@ def low_stock(code: str):
 @require_role(*STAFF)
 def expiring(args: dict, code: str):
     """Lots with units left whose best-before is within ``days`` days (expired ones included, first)."""
-    from datetime import date
-
     location = queries.location_for(api_user(), code)
-    today = date.today()
+    today = clock.today()
     lots = queries.expiring_lots(location, within_days=args["days"], on=today)
     return {
         "location": location.code,

@@ -3,7 +3,7 @@ transfers, adjustments, counts, alerts and the movement history. Thin: parse, on
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from uuid import uuid4
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.accounts.auth import ensure_location_access, require_staff_page
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError
@@ -80,7 +81,7 @@ def stock(code: str):
     location = _location(code)
     page = max(_int("page", default=1) or 1, 1)
     rows, total = queries.location_stock(location, page=page, per_page=100)
-    return _render("console/stock.html", location, rows=rows, total=total, page=page, today=date.today())
+    return _render("console/stock.html", location, rows=rows, total=total, page=page, today=clock.today())
 
 
 # -- counter sale ----------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def sale_detail(code: str, sale_id: int):
 @require_staff_page(*STAFF)
 def sales_list(code: str):
     location = _location(code)
-    day = _date("date") or date.today()
+    day = _date("date") or clock.today()
     rows, total = page_of(queries.sale_query(location, on=day), page=1, per_page=500)
     by_method: dict[str, int] = {}
     for row in rows:
@@ -453,7 +454,7 @@ def alerts(code: str):
             flash(_("Threshold saved."), "ok")
         return redirect(url_for("console.alerts", code=location.code))
     days = min(max(_int("days", default=7) or 0, 0), 365)
-    today = date.today()
+    today = clock.today()
     return _render(
         "console/alerts.html",
         location,
@@ -482,10 +483,8 @@ def movements(code: str):
     stmt = queries.movement_query(
         location,
         **filters,
-        since=datetime.combine(since, datetime.min.time()).astimezone() if since else None,
-        until=datetime.combine(until + timedelta(days=1), datetime.min.time()).astimezone()
-        if until
-        else None,
+        since=clock.day_start(since) if since else None,
+        until=clock.day_start(until + timedelta(days=1)) if until else None,
     )
     rows, total = page_of(stmt, page=page, per_page=PER_PAGE)
     args = {k: v for k, v in {**filters, "since": since, "until": until}.items() if v}

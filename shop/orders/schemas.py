@@ -11,6 +11,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 from marshmallow import validates_schema
 
+from shop.core import clock
 from shop.core.api import PageArgs, PageSchema
 from shop.orders.models import STATUSES
 from shop.orders.services import MAX_LINES, MAX_QUANTITY, TIANJIN_DISTRICTS
@@ -147,7 +148,6 @@ def location_brief(loc) -> dict | None:
 def payment_dict(order) -> dict:
     from flask import current_app
 
-    from shop.orders.services import aware
     from shop.payments.models import Payment
     from shop.payments.services import open_intent
 
@@ -166,7 +166,9 @@ def payment_dict(order) -> dict:
     out: dict = {
         "gateway": order.gateway,
         "status": "succeeded" if counted else ("awaiting" if order.status == "pending_payment" else "none"),
-        "pay_by": aware(order.reserved_until).isoformat() if order.status == "pending_payment" else None,
+        "pay_by": clock.aware(order.reserved_until).isoformat()
+        if order.status == "pending_payment"
+        else None,
     }
     if counted is not None:
         out["method"] = counted.method

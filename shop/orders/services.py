@@ -16,8 +16,9 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
-from shop.aid.services import LOCAL_TZ, SaleLine, local_day, record_sale
+from shop.aid.services import SaleLine, record_sale
 from shop.catalog.models import Location, Producer, Product, Variant
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.outbox import enqueue
 from shop.orders import reservations
@@ -68,17 +69,6 @@ class DeliveryRequest:
     extra: dict = field(default_factory=dict)
 
 
-def _local(moment: datetime) -> datetime:
-    return aware(moment).astimezone(LOCAL_TZ)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time the shop stores is UTC."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _luhn_digit(digits: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -94,7 +84,9 @@ def _luhn_digit(digits: str) -> str:
 def new_order_number(now: datetime) -> str:
     """A number a buyer can read out at a hall: local date, seven random digits and a check digit."""
     while True:
-        body = _local(now).strftime("%y%m%d") + "".join(secrets.choice("0123456789") for _ in range(7))
+        body = clock.to_local(now).strftime("%y%m%d") + "".join(
+            secrets.choice("0123456789") for _ in range(7)
+        )
         digits = body + _luhn_digit(body)
         number = f"{digits[:6]}-{digits[6:10]}-{digits[10:]}"
         if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
@@ -184,7 +176,7 @@ def place_order(
     from shop.payments.gateway import configured_gateway_name
 
     now = now or utcnow()
-    today = local_day(now)
+    today = clock.local_day(now)
     resolved = _resolve_lines(lines)
     order = Order(
         user_id=buyer.id,
@@ -532,7 +524,7 @@ def expire_unpaid_orders(*, now: datetime | None = None, limit: int = 500) -> in
     for order_id in ids:
         with atomic():
             order = lock_order(order_id)
-            if order.status != "pending_payment" or aware(order.reserved_until) >= now:
+            if order.status != "pending_payment" or clock.aware(order.reserved_until) >= now:
                 continue
             advance(order, "expired", reason="not paid in time", closed_at=now)
             release_reservation(order, reason="order expired")
