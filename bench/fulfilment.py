@@ -34,7 +34,8 @@ from bench.harness import (
 )
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
-from shop.core.db import atomic, db, utcnow
+from shop.core import clock
+from shop.core.db import atomic, db
 
 SEED = 20261127
 HALLS = ("DL-FNC", "DL-WX", "DL-JQ", "DL-ZGZ", "DL-XL", "DL-DLH", "DL-JLC")
@@ -100,7 +101,7 @@ def _receive(plan: list[dict]) -> None:
         loc = o["delivery"]["location"] if o["delivery"]["type"] == "pickup" else "GG-WH"
         for sku, q in o["lines"]:
             need[(sku, loc)] += q
-    today = utcnow().date()
+    today = clock.today()
     with atomic():
         variants = {v.sku: v for v in db.session.scalars(select(Variant))}
         locations = {loc.code: loc for loc in db.session.scalars(select(Location))}
