@@ -280,7 +280,7 @@ def verify(lo: int, hi: int, n: int) -> tuple[bool, str]:
         # location, under the order's reference.
         wrong_picks = c.execute(
             text("""
-            WITH o AS (SELECT id, number, location_id FROM shop_order WHERE id BETWEEN :lo AND :hi),
+            WITH o AS (SELECT id, location_id FROM shop_order WHERE id BETWEEN :lo AND :hi),
             ordered AS (
               SELECT l.order_id, l.variant_id, l.quantity FROM order_line l JOIN o ON o.id = l.order_id),
             moved AS (
@@ -289,7 +289,7 @@ def verify(lo: int, hi: int, n: int) -> tuple[bool, str]:
                      sum(-m.reserved_delta) AS consumed,
                      count(*) FILTER (WHERE m.lot_id IS NULL) AS consumptions,
                      bool_and(m.location_id = o.location_id) AS here
-              FROM stock_movement m JOIN o ON m.reference = 'order:' || o.number
+              FROM stock_movement m JOIN o ON m.reference = 'order:' || o.id
               WHERE m.kind = 'online_sale' GROUP BY o.id, m.variant_id)
             SELECT count(*) FROM ordered FULL JOIN moved USING (order_id, variant_id)
             WHERE moved.taken IS DISTINCT FROM ordered.quantity

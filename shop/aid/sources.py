@@ -1,6 +1,7 @@
 """Reconciliation checkers of the aid ledger against its sources: paid orders and counter sales.
 
-Each sale source must have been counted exactly as recorded: the positive entries of ``order:<id>`` add
+Each sale source must have been counted exactly as recorded: the positive entries of an order (its key
+``order:<id>``, built by ``shop.orders.models.order_reference`` as in the stock ledger) add
 up to the order's goods total (shipping is not aid), and those of a counter sale to the sale's total.
 A source counted without its sale, or a sale not counted, is a difference. Refund reversals are checked
 against the ledger itself (a reversal can never exceed what its line counted; enforced when written).
@@ -20,18 +21,18 @@ from shop.core.db import db
 def _counted(prefix: str) -> dict[str, int]:
     rows = db.session.execute(
         select(AidEntry.source, func.sum(AidEntry.amount_fen))
-        .where(AidEntry.source.like(f"{prefix}:%"), AidEntry.reverses_id.is_(None))
+        .where(AidEntry.source.like(f"{prefix}%"), AidEntry.reverses_id.is_(None))
         .group_by(AidEntry.source)
     )
     return {source: int(total or 0) for source, total in rows}
 
 
 def check_orders() -> Iterator[Difference]:
-    from shop.orders.models import Order, OrderLine
+    from shop.orders.models import ORDER_REFERENCE_PREFIX, Order, OrderLine, order_reference
 
-    counted = _counted("order")
+    counted = _counted(ORDER_REFERENCE_PREFIX)
     expected = {
-        f"order:{order_id}": int(total or 0)
+        order_reference(order_id): int(total or 0)
         for order_id, total in db.session.execute(
             select(Order.id, func.sum(OrderLine.line_total_fen))
             .join(OrderLine, OrderLine.order_id == Order.id)
@@ -48,7 +49,7 @@ def check_orders() -> Iterator[Difference]:
 def check_counter_sales() -> Iterator[Difference]:
     from shop.inventory.models import CounterSale
 
-    counted = _counted("counter-sale")
+    counted = _counted("counter-sale:")
     expected = {
         f"counter-sale:{sale_id}": int(total or 0)
         for sale_id, total in db.session.execute(select(CounterSale.id, CounterSale.total_fen))

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from shop.catalog.models import Location
 from shop.core.db import db
 from shop.fulfilment.models import PickupTicket, Shipment
-from shop.fulfilment.services import SALE_KIND, sale_reference
+from shop.fulfilment.services import SALE_KIND
 from shop.inventory.models import Lot, StockMovement
 from shop.orders.models import Order
 
@@ -46,7 +46,7 @@ class PickLine:
 
 
 def _picks_by_order(orders: list[Order]) -> dict[int, list[Pick]]:
-    by_ref = {sale_reference(o): o.id for o in orders}
+    by_ref = {o.reference_key: o.id for o in orders}
     out: dict[int, list[Pick]] = defaultdict(list)
     if not by_ref:
         return out

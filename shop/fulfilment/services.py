@@ -49,11 +49,6 @@ TRACKING_RE = re.compile(r"[A-Za-z0-9-]{6,40}")
 CODE_RE = re.compile(r"\d{6}")
 
 
-def sale_reference(order: Order) -> str:
-    """The stock ledger reference of an order: the same for its reservation, release and sale."""
-    return f"order:{order.number}"
-
-
 def _step_delay() -> None:
     """Test and chaos knob: hold the open transaction so a crash test can kill a worker mid-step."""
     delay = current_app.extensions["settings"].FULFILMENT_STEP_DELAY_MS
@@ -94,7 +89,7 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
                     from_reserved=True,
                     on=clock.local_day(now),
                     reason="online order",
-                    reference=sale_reference(order),
+                    reference=order.reference_key,
                 )
     except InsufficientStock as err:
         note = f"cannot be fulfilled at {location.code}: {err.detail}"

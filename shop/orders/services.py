@@ -246,7 +246,7 @@ def place_order(
     db.session.add(
         OrderStatusChange(order_id=order.id, from_status=None, to_status="pending_payment", actor_id=buyer.id)
     )
-    location = reservations.reserve_first(plan, resolved, reference=f"order:{order.number}", on=today)
+    location = reservations.reserve_first(plan, resolved, reference=order.reference_key, on=today)
     if location is not order.location:  # the first choice sold out meanwhile (rare)
         order.location = location
         db.session.flush()
@@ -357,7 +357,7 @@ def release_reservation(order: Order, *, reason: str, actor_id: int | None = Non
         return
     still_held = {line.id: line.quantity - line.refunded_quantity for line in order.lines}
     reservations.release_lines(
-        order.location, line_pairs(order, still_held), reference=f"order:{order.number}", reason=reason
+        order.location, line_pairs(order, still_held), reference=order.reference_key, reason=reason
     )
     order.reservation_state = "released"
     db.session.flush()
@@ -368,7 +368,7 @@ def re_reserve(order: Order, *, on) -> bool:
     from shop.inventory.errors import InsufficientStock
 
     try:
-        reservations.reserve_at(order.location, line_pairs(order), reference=f"order:{order.number}", on=on)
+        reservations.reserve_at(order.location, line_pairs(order), reference=order.reference_key, on=on)
     except InsufficientStock:
         return False
     order.reservation_state = "held"
@@ -450,7 +450,7 @@ def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int
     work_unit = order.buyer_kind == "work_unit"
     ordered = sorted(order.lines, key=aid_lock_order)
     record_sale(
-        source=f"order:{order.id}",
+        source=order.reference_key,
         occurred_at=paid_at,
         channel="work_unit" if work_unit else "online",
         lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],

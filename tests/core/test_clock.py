@@ -25,6 +25,7 @@ from shop.inventory.sales import record_counter_sale
 from shop.inventory.services import add_stock
 from shop.notifications.models import Notification
 from shop.orders import services as orders
+from shop.orders.models import order_reference
 from shop.payments.services import confirm_manual_payment
 from tests.conftest import create_user
 
@@ -190,7 +191,7 @@ def test_online_sale_after_local_midnight_is_on_the_beijing_day(shop):
 
     assert number[:6] == day.strftime("%y%m%d")  # the order number starts with the Beijing date
     db.session.rollback()
-    entries = _entries(f"order:{order_id}")
+    entries = _entries(order_reference(order_id))
     assert entries and {e.day for e in entries} == {day}
 
     client = shop.test_client()
