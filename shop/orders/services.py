@@ -83,10 +83,9 @@ def _luhn_digit(digits: str) -> str:
 
 def new_order_number(now: datetime) -> str:
     """A number a buyer can read out at a hall: local date, seven random digits and a check digit."""
+    day = clock.to_local(now).strftime("%y%m%d")
     while True:
-        body = clock.to_local(now).strftime("%y%m%d") + "".join(
-            secrets.choice("0123456789") for _ in range(7)
-        )
+        body = day + "".join(secrets.choice("0123456789") for _ in range(7))
         digits = body + _luhn_digit(body)
         number = f"{digits[:6]}-{digits[6:10]}-{digits[10:]}"
         if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
