@@ -25,13 +25,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import psycopg
 
 from bench.harness import BENCH, Report, Row, http_json, py_spy, python, start_gunicorn, wrk
 from shop.aid.models import ROLLUP_DIMS, ROLLUP_SUMS
+from shop.core import clock
 
 SEED = 20261127
 NULL = "\\N"  # COPY text format
@@ -351,7 +352,7 @@ def _seed(app) -> None:
 
     with app.app_context():
         load_catalogue()
-        year = datetime.now(UTC).year
+        year = clock.today().year
         with atomic():
             officer = create_staff_user(email=OFFICER[0], password=OFFICER[1], role="aid_officer")
             for y in (year - 1, year):
@@ -525,7 +526,7 @@ def run(ctx, report: Report) -> None:
     )
     ctx["app"].extensions["celery"].set_default()  # the bench's own app stays Celery's default
     _seed(app)
-    today = datetime.now(UTC).date()
+    today = clock.today()
     code = f"DL-GG-{today.year}"
     with psycopg.connect(conninfo) as conn:
         ledger = Ledger(conn, first_day=date(today.year - 1, 1, 1), last_day=today)

@@ -34,7 +34,8 @@ from bench.harness import (
 )
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
-from shop.core.db import atomic, db, utcnow
+from shop.core import clock
+from shop.core.db import atomic, db
 
 SEED = 20261127
 HALLS = ("DL-FNC", "DL-WX", "DL-JQ", "DL-ZGZ", "DL-XL", "DL-DLH", "DL-JLC")
@@ -100,7 +101,7 @@ def _receive(plan: list[dict]) -> None:
         loc = o["delivery"]["location"] if o["delivery"]["type"] == "pickup" else "GG-WH"
         for sku, q in o["lines"]:
             need[(sku, loc)] += q
-    today = utcnow().date()
+    today = clock.today()
     with atomic():
         variants = {v.sku: v for v in db.session.scalars(select(Variant))}
         locations = {loc.code: loc for loc in db.session.scalars(select(Location))}
@@ -279,7 +280,7 @@ def verify(lo: int, hi: int, n: int) -> tuple[bool, str]:
         # location, under the order's reference.
         wrong_picks = c.execute(
             text("""
-            WITH o AS (SELECT id, number, location_id FROM shop_order WHERE id BETWEEN :lo AND :hi),
+            WITH o AS (SELECT id, location_id FROM shop_order WHERE id BETWEEN :lo AND :hi),
             ordered AS (
               SELECT l.order_id, l.variant_id, l.quantity FROM order_line l JOIN o ON o.id = l.order_id),
             moved AS (
@@ -288,7 +289,7 @@ def verify(lo: int, hi: int, n: int) -> tuple[bool, str]:
                      sum(-m.reserved_delta) AS consumed,
                      count(*) FILTER (WHERE m.lot_id IS NULL) AS consumptions,
                      bool_and(m.location_id = o.location_id) AS here
-              FROM stock_movement m JOIN o ON m.reference = 'order:' || o.number
+              FROM stock_movement m JOIN o ON m.reference = 'order:' || o.id
               WHERE m.kind = 'online_sale' GROUP BY o.id, m.variant_id)
             SELECT count(*) FROM ordered FULL JOIN moved USING (order_id, variant_id)
             WHERE moved.taken IS DISTINCT FROM ordered.quantity

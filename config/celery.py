@@ -64,7 +64,7 @@ def beat_schedule() -> dict[str, dict]:
         "payments-sync-stale": {"task": "shop.payments.sync_stale", "schedule": 300.0},
         # Low-stock and expiring-lot digests for hall operators; a digest repeats only when it changes.
         "stock-alerts": {"task": "shop.reports.stock_alerts", "schedule": 3600.0},
-        # Beat's crontab times are in the app's timezone (Asia/Shanghai), i.e. the halls' local time.
+        # Beat's crontab times are in the shop's zone (SHOP_TIMEZONE, Beijing time), the halls' local time.
         "stock-reconcile-nightly": {"task": "shop.stock.reconcile", "schedule": crontab(hour=2, minute=15)},
         # Yesterday's sales per hall, waiting for the operators when they open.
         "hall-summary-daily": {"task": "shop.reports.hall_summary", "schedule": crontab(hour=0, minute=30)},
@@ -100,7 +100,8 @@ def celery_config(settings: Settings) -> dict:
         # JSON only: a message can never carry a pickled object that runs code when loaded.
         "task_serializer": "json",
         "accept_content": ["json"],
-        "timezone": "Asia/Shanghai",
+        # Crontab entries are read in the shop's zone (shop.core.clock's), messages carry UTC.
+        "timezone": settings.SHOP_TIMEZONE,
         "enable_utc": True,
         # A worker started before the broker (or during an outage) waits for it instead of exiting, and
         # keeps trying for as long as the outage lasts: one process exiting would stop a whole honcho or

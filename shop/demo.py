@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from shop.aid.models import AidProgramme
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory import services as stock
 from shop.inventory.models import StockMovement
@@ -382,7 +383,7 @@ def _upsert(model, key: str, value, **fields):
 
 def seed_demo(today: date | None = None) -> dict[str, int]:
     """Load the demo catalogue, halls, programme and opening stock; safe to run any number of times."""
-    day = today or date.today()
+    day = today or clock.today()
     year = day.year
     counts = {"categories": 0, "producers": 0, "products": 0, "variants": 0, "locations": 0, "receipts": 0}
 

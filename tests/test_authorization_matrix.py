@@ -14,6 +14,7 @@ from datetime import date
 
 import pytest
 
+from shop.core import clock
 from shop.core.db import atomic
 from shop.demo import seed_demo
 from tests.conftest import create_user
@@ -90,8 +91,8 @@ def _sale():
     }
 
 
-AID = f"/api/v1/aid/programmes/DL-GG-{date.today().year}"
-SOLD_ON = min(date.today(), date(date.today().year, 5, 19))
+AID = f"/api/v1/aid/programmes/DL-GG-{clock.today().year}"
+SOLD_ON = min(clock.today(), date(clock.today().year, 5, 19))
 
 
 def _offshop_body() -> dict:

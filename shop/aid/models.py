@@ -114,7 +114,7 @@ class AidEntry(db.Model):
     source_key: Mapped[str] = mapped_column(String(120))  # source + line, unique
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("aid_entry.id"))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    day: Mapped[date] = mapped_column(Date)  # local (Asia/Shanghai) date of the sale or refund
+    day: Mapped[date] = mapped_column(Date)  # the shop's local date (clock.local_day) of the sale or refund
     channel: Mapped[str] = mapped_column(String(20))
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))

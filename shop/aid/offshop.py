@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,9 +29,10 @@ from shop.aid.errors import (
     SecondOfficerRequired,
 )
 from shop.aid.models import OFFSHOP_CHANNELS, OffshopLine, OffshopSale
-from shop.aid.services import LOCAL_TZ, SaleLine, local_day, programme_on, record_sale, reverse_sale
+from shop.aid.services import SaleLine, programme_on, record_sale, reverse_sale
 from shop.audit.services import record as audit
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import db, utcnow
 
@@ -107,7 +108,7 @@ def record_offshop_sale(
     key = normalise_evidence(evidence_number)
     if not key:
         raise _bad("evidence_number", "required")
-    if sold_on > local_day(utcnow()):
+    if sold_on > clock.today():
         raise _bad("sold_on", "in the future")
     if programme_on(sold_on) is None:
         raise _bad("sold_on", "no aid programme covers this date")
@@ -229,7 +230,7 @@ def approve_offshop_sale(officer: User, sale_id: int) -> OffshopSale:
     record_sale(
         source=sale.source,
         # Noon, local time, of the day on the evidence: the entry's local day is that day.
-        occurred_at=datetime.combine(sale.sold_on, time(12), LOCAL_TZ).astimezone(UTC),
+        occurred_at=clock.at_local(sale.sold_on),
         channel=sale.channel,
         lines=[
             SaleLine(line.variant_id, line.quantity, line.amount_fen, sale.location_id) for line in sale.lines

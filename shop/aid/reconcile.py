@@ -70,10 +70,13 @@ def source_checkers() -> dict[str, SourceChecker]:
 
 
 def counted_by_source(prefix: str) -> dict[str, int]:
-    """What the ledger counted for each source ``<prefix>:<id>`` (its positive entries, not reversals)."""
+    """What the ledger counted for each source ``<prefix><id>`` (its positive entries, not reversals).
+
+    ``prefix`` includes its separator (``"order:"``, ``"counter-sale:"``).
+    """
     rows = db.session.execute(
         select(AidEntry.source, func.sum(AidEntry.amount_fen))
-        .where(AidEntry.source.like(f"{prefix}:%"), AidEntry.reverses_id.is_(None))
+        .where(AidEntry.source.like(f"{prefix}%"), AidEntry.reverses_id.is_(None))
         .group_by(AidEntry.source)
     )
     return {source: int(total or 0) for source, total in rows}

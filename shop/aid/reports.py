@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import case, func, select
 
@@ -24,6 +24,7 @@ from shop.aid import cache
 from shop.aid.errors import BadDateRange, RangeTooLong
 from shop.aid.models import ROLLUP_DIMS, AidEntry, AidProgramme, AidReconciliationRun, AidRollup
 from shop.catalog.models import Category, Location, Producer
+from shop.core import clock
 from shop.core.db import db
 
 CHANNEL_NAMES: dict[str, tuple[str, str]] = {
@@ -229,7 +230,7 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         # Each producer's registered figure, counted once however many sales it had.
         "households_linked": sum(producers[pid].linked_households for pid in reached),
         "targets": _target_progress(programme, dims["channel"], dims["location"], locations),
-        "as_of": datetime.now(UTC),
+        "as_of": clock.now(),
     }
 
 
@@ -272,7 +273,7 @@ def compute_progress(programme: AidProgramme) -> dict:
         "total_fen": total,
         "currency": "CNY",
         "progress": _ratio(total, programme.target_fen),
-        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
+        "as_of": clock.now().isoformat(timespec="seconds"),
     }
 
 

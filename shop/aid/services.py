@@ -11,8 +11,7 @@ transaction with an atomic upsert-increment, so totals always equal the sum of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,9 +21,8 @@ from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
 from shop.aid.models import CHANNELS, ROLLUP_DIMS, AidEntry, AidProgramme, AidRollup
 from shop.catalog.models import Product, Variant
+from shop.core import clock
 from shop.core.db import after_commit, db, in_unit_of_work
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -35,13 +33,6 @@ class SaleLine:
     quantity: int
     amount_fen: int
     location_id: int | None = None
-
-
-def local_day(moment: datetime) -> date:
-    """The calendar day in China on which ``moment`` happened (reports are by local day)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TZ).date()
 
 
 def programme_on(day: date) -> AidProgramme | None:
@@ -162,7 +153,7 @@ def record_sale(
         raise UnknownChannel(f"channel must be one of {', '.join(CHANNELS)}")
     _check_lines(lines)
     direct_purchase = direct_purchase or channel == "work_unit"
-    day = local_day(occurred_at)
+    day = clock.local_day(occurred_at)
     programme = programme_on(day)
     rows = []
     for i, line in enumerate(lines, start=1):
@@ -247,7 +238,7 @@ def reverse_sale(
         )
     )
     remaining = _remaining(originals)
-    day = local_day(occurred_at)
+    day = clock.local_day(occurred_at)
     rows = []
     for i, line in enumerate(lines, start=1):
         candidates = [e for e in originals if e.variant_id == line.variant_id]
@@ -296,7 +287,7 @@ def reverse_sale(
 
 def current_programme(on: date | None = None) -> AidProgramme | None:
     """Return the programme whose period contains ``on`` (today by default), else the latest one."""
-    day = on or local_day(datetime.now(UTC))
+    day = on or clock.today()
     return programme_on(day) or db.session.scalar(
         select(AidProgramme).order_by(AidProgramme.ends_on.desc()).limit(1)
     )
@@ -327,7 +318,7 @@ def compute_headline(programme: AidProgramme | None = None) -> dict | None:
         "target_fen": prog.target_fen,
         "total_fen": total,
         "percent": round(100 * total / prog.target_fen, 2) if prog.target_fen else 0,
-        "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
+        "as_of": clock.now().isoformat(timespec="seconds"),
     }
 
 

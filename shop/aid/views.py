@@ -19,9 +19,10 @@ from shop.aid.api import export_response
 from shop.aid.models import AidProgramme
 from shop.aid.reports import CHANNEL_NAMES, DateRange
 from shop.aid.schemas import offshop_dict
-from shop.aid.services import current_programme, local_day
+from shop.aid.services import current_programme
 from shop.catalog.models import Location, Product, Variant
-from shop.core.db import atomic, db, utcnow
+from shop.core import clock
+from shop.core.db import atomic, db
 from shop.core.errors import NotFound, ShopError
 
 bp = Blueprint("aid_web", __name__, url_prefix="/aid")
@@ -258,7 +259,7 @@ def offshop_sales():
         evidence_kinds=offshop.EVIDENCE_KINDS,
         variants=variants,
         locations=list(db.session.scalars(select(Location).order_by(Location.code))),
-        today=local_day(utcnow()),
+        today=clock.today(),
         form=request.form,
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_smorest import Blueprint
 
 from shop.catalog import services
@@ -21,6 +19,7 @@ from shop.catalog.schemas import (
     producer_dict,
     product_dict,
 )
+from shop.core import clock
 from shop.inventory.queries import availability
 
 blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Catalogue (public)")
@@ -35,7 +34,7 @@ def list_products(args: dict):
     page, per_page = args.pop("page"), args.pop("per_page")
     rows, total = services.list_products(page=page, per_page=per_page, **args)
     avail = availability(v.id for p in rows for v in p.variants)
-    today = date.today()
+    today = clock.today()
     return {
         "items": [product_dict(p, avail, today) for p in rows],
         "total": total,
@@ -51,7 +50,7 @@ def get_product(product_id: int):
     """One product with its variants, availability and the producer's aid certificate."""
     product = services.get_product(product_id)
     avail = availability(v.id for v in product.variants)
-    return product_dict(product, avail, date.today(), detail=True)
+    return product_dict(product, avail, clock.today(), detail=True)
 
 
 @blp.route("/producers")
@@ -60,7 +59,7 @@ def get_product(product_id: int):
 def list_producers(args: dict):
     """List producers with their township, certificate and linked poor households."""
     rows, total = services.list_producers(**args)
-    today = date.today()
+    today = clock.today()
     return {
         "items": [producer_dict(p, today, full=True) for p in rows],
         "total": total,
@@ -73,7 +72,7 @@ def list_producers(args: dict):
 @blp.response(200, ProducerSchema)
 def get_producer(producer_id: int):
     """One producer."""
-    return producer_dict(services.get_producer(producer_id), date.today(), full=True)
+    return producer_dict(services.get_producer(producer_id), clock.today(), full=True)
 
 
 @blp.route("/locations")

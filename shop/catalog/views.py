@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, render_template, request
 
 from shop.aid.services import headline
 from shop.catalog import services
 from shop.catalog.cache import cached_public
 from shop.catalog.errors import BadFilter
+from shop.core import clock
 from shop.inventory.queries import availability
 
 bp = Blueprint("catalog", __name__)
@@ -71,7 +70,7 @@ def products():
 def product(slug: str):
     prod = services.get_product_by_slug(slug)
     avail = availability(v.id for v in prod.variants)
-    today = date.today()
+    today = clock.today()
     return render_template(
         "catalog/product.html",
         product=prod,
@@ -92,6 +91,6 @@ def producer(producer_id: int):
         producer=prod,
         products=rows,
         avail=avail,
-        certificate=prod.certificate_on(date.today()),
+        certificate=prod.certificate_on(clock.today()),
         progress=_progress(),
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from shop.core import clock
 from shop.core.errors import ShopError
 
 NAMING = {
@@ -39,8 +39,9 @@ _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", 
 _AFTER_COMMIT = "shop_after_commit"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# The current instant in UTC, what every stored time is: the shop's clock (``clock.now``) under the name
+# models and services have always used for column defaults and timestamps.
+utcnow = clock.now
 
 
 @contextmanager

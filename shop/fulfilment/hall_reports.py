@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from shop.aid.services import LOCAL_TZ, local_day
 from shop.catalog.models import Location
+from shop.core import clock
 from shop.core.db import atomic, db, utcnow
 from shop.core.web import yuan
 from shop.fulfilment.models import PickupTicket, Shipment
@@ -79,7 +79,7 @@ def send_stock_alerts(*, now: datetime | None = None) -> int:
     A location's digest is sent again the same day only when the SKUs or lots on it changed.
     """
     now = now or utcnow()
-    day = local_day(now)
+    day = clock.local_day(now)
     days = current_app.extensions["settings"].EXPIRING_LOT_DAYS
     locations = _locations(day)
     db.session.rollback()
@@ -145,15 +145,10 @@ class HallSummary:
         )
 
 
-def _bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
-    return start, start + timedelta(days=1)
-
-
 def hall_summary(location: Location, day: date) -> HallSummary:
     """One local day at ``location``: online pickups handed over and parcels shipped (net of refunds),
     counter sales by payment method (by the tablet's sale time), and the work still open."""
-    start, end = _bounds(day)
+    start, end = clock.day_range(day)
     net = func.coalesce(func.sum(Order.paid_fen - Order.refunded_fen), 0)
     pickups, pickups_fen = db.session.execute(
         select(func.count(), net)
@@ -227,7 +222,7 @@ def summary_text(s: HallSummary) -> str:
 
 def send_hall_summaries(*, day: date | None = None, now: datetime | None = None) -> int:
     """Store each location's summary of ``day`` (default: yesterday, local) for its operators, once."""
-    day = day or local_day(now or utcnow()) - timedelta(days=1)
+    day = day or clock.local_day(now or clock.now()) - timedelta(days=1)
     locations = _locations(day)
     db.session.rollback()
     told = 0

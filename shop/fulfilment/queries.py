@@ -16,7 +16,7 @@ from shop.catalog.models import Location
 from shop.core.api import page_of
 from shop.core.db import db
 from shop.fulfilment.models import PickupTicket, Shipment
-from shop.fulfilment.services import SALE_KIND, courier_label, sale_reference
+from shop.fulfilment.services import SALE_KIND, courier_label
 from shop.inventory.models import Lot, StockMovement
 from shop.orders.models import Order
 
@@ -47,7 +47,7 @@ class PickLine:
 
 
 def _picks_by_order(orders: list[Order]) -> dict[int, list[Pick]]:
-    by_ref = {sale_reference(o): o.id for o in orders}
+    by_ref = {o.reference_key: o.id for o in orders}
     out: dict[int, list[Pick]] = defaultdict(list)
     if not by_ref:
         return out

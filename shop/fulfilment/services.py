@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
-from shop.aid.services import local_day
 from shop.audit.services import record
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.limits import failure_throttle
 from shop.core.outbox import enqueue
@@ -53,11 +53,6 @@ from shop.orders.states import advance, can_move
 SALE_KIND = "online_sale"
 TRACKING_RE = re.compile(r"[A-Za-z0-9-]{6,40}")
 CODE_RE = re.compile(r"\d{6}")
-
-
-def sale_reference(order: Order) -> str:
-    """The stock ledger reference of an order: the same for its reservation, release and sale."""
-    return f"order:{order.number}"
 
 
 def _step_delay() -> None:
@@ -98,9 +93,9 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
                     qty,
                     kind=SALE_KIND,
                     from_reserved=True,
-                    on=local_day(now),
+                    on=clock.local_day(now),
                     reason="online order",
-                    reference=sale_reference(order),
+                    reference=order.reference_key,
                 )
     except InsufficientStock as err:
         note = f"cannot be fulfilled at {location.code}: {err.detail}"

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from shop.accounts.models import User
 from shop.audit.services import record
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db
 from shop.core.errors import ValidationFailed
 from shop.inventory import services as stock
@@ -158,7 +159,7 @@ def _addition_lot(
             f"new lot {code} of perishable {variant.sku} needs best_before",
             errors=[{"field": "best_before", "message": "required for a new perishable lot"}],
         )
-    if bb is not None and bb < date.today():
+    if bb is not None and bb < clock.today():
         raise LotExpired(
             f"lot {code} of {variant.sku} is past its best-before ({bb.isoformat()}): it cannot be added",
             errors=[{"field": "lot", "message": "expired"}],

@@ -17,7 +17,7 @@ from shop.inventory.models import CounterSale
 
 
 def check_counter_sales() -> Iterator[Difference]:
-    counted = counted_by_source("counter-sale")
+    counted = counted_by_source("counter-sale:")
     expected = {
         f"counter-sale:{sale_id}": int(total or 0)
         for sale_id, total in db.session.execute(select(CounterSale.id, CounterSale.total_fen))

@@ -10,7 +10,6 @@ unit, so one sale that cannot be recorded does not hold back the rest of the tab
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -18,6 +17,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from shop.accounts.auth import api_user, ensure_location_access, require_role
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError, error_body, invalid_input
@@ -132,7 +132,7 @@ def low_stock(code: str):
 def expiring(args: dict, code: str):
     """Lots with units left whose best-before is within ``days`` days (expired ones included, first)."""
     location = queries.location_for(api_user(), code)
-    today = date.today()
+    today = clock.today()
     lots = queries.expiring_lots(location, within_days=args["days"], on=today)
     return {
         "location": location.code,

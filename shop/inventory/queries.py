@@ -14,6 +14,7 @@ from shop.accounts.models import User
 from shop.catalog.errors import LocationNotFound
 from shop.catalog.models import Location, Variant
 from shop.catalog.services import variants_by_sku
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import db
 from shop.inventory.errors import SaleNotFound, TransferNotFound, UnknownLocation
@@ -145,7 +146,7 @@ def location_stock(
             .order_by(Lot.best_before.is_(None), Lot.best_before, Lot.id)
         ):
             lots_by_variant.setdefault(lot.variant_id, []).append(lot)
-    today = date.today()
+    today = clock.today()
     return [StockRow(lvl, lots_by_variant.get(lvl.variant_id, []), today) for lvl in levels], total
 
 
@@ -168,7 +169,7 @@ def low_stock(location: Location) -> list[StockRow]:
 
 def expiring_lots(location: Location, *, within_days: int, on: date | None = None) -> list[Lot]:
     """Lots with units left whose best-before is within ``within_days`` (already expired ones first)."""
-    day = on or date.today()
+    day = on or clock.today()
     return list(
         db.session.scalars(
             select(Lot)
@@ -267,8 +268,8 @@ def transfer_query(location: Location, *, direction: str = "any", status: str | 
 def sale_query(location: Location, *, on: date | None = None) -> Select:
     stmt = select(CounterSale).where(CounterSale.location_id == location.id)
     if on is not None:
-        start = datetime.combine(on, datetime.min.time()).astimezone()
-        stmt = stmt.where(CounterSale.made_at >= start, CounterSale.made_at < start + timedelta(days=1))
+        start, end = clock.day_range(on)
+        stmt = stmt.where(CounterSale.made_at >= start, CounterSale.made_at < end)
     return stmt.order_by(CounterSale.made_at.desc(), CounterSale.id.desc())
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.accounts.models import User
 from shop.aid.services import SaleLine, record_sale
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.errors import ValidationFailed
 from shop.inventory import services as stock
@@ -143,7 +144,7 @@ def record_counter_sale(
             raise
         return _replay(found, merged, paid_with)
 
-    day = made_at.astimezone().date()
+    day = clock.local_day(made_at)
     ordered = sorted(merged.values(), key=lambda vq: stock.level_id(vq[0].id, location.id))
     total = 0
     for variant, qty in ordered:

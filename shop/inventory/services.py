@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.errors import (
     BadQuantity,
@@ -259,7 +260,7 @@ def take_stock(
     LotExpired when only expired units would cover it; the caller's transaction then changes nothing.
     """
     _positive(quantity)
-    day = None if include_expired else (on or date.today())
+    day = None if include_expired else (on or clock.today())
     lvl = level_id(variant.id, location.id)
     # The conditional update both checks and locks the level row: concurrent takers of the same SKU at
     # the same location queue here, so the lot reads below see every earlier taker's committed result.

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.errors import ValidationFailed
 from shop.inventory import services as stock
@@ -90,7 +91,7 @@ def send_transfer(
     db.session.add(transfer)
     db.session.flush()
     ref = transfer.reference_key
-    today = date.today()
+    today = clock.today()
     lines: dict[tuple[int, str], TransferLine] = {}
     # Levels are taken in ascending id order, like every other multi-line stock change (no deadlocks).
     ordered = sorted(items, key=lambda it: stock.level_id(it.variant.id, source.id))
@@ -439,7 +440,7 @@ def receive_goods(
         raise ValidationFailed(
             f"a receipt needs 1 to {MAX_LINES} lines", errors=[{"field": "lines", "message": "1 to 200"}]
         )
-    today = date.today()
+    today = clock.today()
     ref = reference or f"receipt:{uuid4().hex[:16]}"
     prepared = []
     for i, item in enumerate(items):

@@ -5,7 +5,7 @@ every form goes through ``_submit`` (one unit of work, refusals flashed next to 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from shop.accounts.auth import ensure_location_access, require_staff_page
 from shop.catalog.models import Variant
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic, db
 from shop.core.errors import ShopError
@@ -120,7 +121,7 @@ def stock(code: str):
     location = _location(code)
     page = max(_int("page", default=1) or 1, 1)
     rows, total = queries.location_stock(location, page=page, per_page=100)
-    return _render("console/stock.html", location, rows=rows, total=total, page=page, today=date.today())
+    return _render("console/stock.html", location, rows=rows, total=total, page=page, today=clock.today())
 
 
 # -- counter sale ----------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def sale_detail(code: str, sale_id: int):
 @require_staff_page(*STAFF)
 def sales_list(code: str):
     location = _location(code)
-    day = _date("date") or date.today()
+    day = _date("date") or clock.today()
     rows, total = page_of(queries.sale_query(location, on=day), page=1, per_page=500)
     by_method: dict[str, int] = {}
     for row in rows:
@@ -470,7 +471,7 @@ def alerts(code: str):
         _submit(set_threshold, done=_("Threshold saved."), then=lambda _r: None)
         return redirect(url_for("console.alerts", code=location.code))
     days = min(max(_int("days", default=7) or 0, 0), 365)
-    today = date.today()
+    today = clock.today()
     return _render(
         "console/alerts.html",
         location,
@@ -499,10 +500,8 @@ def movements(code: str):
     stmt = queries.movement_query(
         location,
         **filters,
-        since=datetime.combine(since, datetime.min.time()).astimezone() if since else None,
-        until=datetime.combine(until + timedelta(days=1), datetime.min.time()).astimezone()
-        if until
-        else None,
+        since=clock.day_start(since) if since else None,
+        until=clock.day_start(until + timedelta(days=1)) if until else None,
     )
     rows, total = page_of(stmt, page=page, per_page=PER_PAGE)
     args = {k: v for k, v in {**filters, "since": since, "until": until}.items() if v}

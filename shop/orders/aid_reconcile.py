@@ -1,8 +1,8 @@
 """The aid ledger's check of paid orders (registered with ``shop.aid.reconcile``).
 
-Each paid order must have been counted exactly as recorded: the positive entries of ``order:<id>`` add up
-to the order's goods total (shipping is not aid). An order counted without being paid, or paid and not
-counted, is a difference. Refund reversals are checked against the ledger itself (a reversal can never
+Each paid order must have been counted exactly as recorded: the positive entries of the order's key
+(``order_reference``, the same in the stock ledger) add up to the order's goods total (shipping is not
+aid). An order counted without being paid, or paid and not counted, is a difference. Refund reversals are checked against the ledger itself (a reversal can never
 exceed what its line counted; enforced when written).
 """
 
@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 
 from shop.aid.reconcile import Difference, counted_by_source, register_source_checker
 from shop.core.db import db
-from shop.orders.models import Order, OrderLine
+from shop.orders.models import ORDER_REFERENCE_PREFIX, Order, OrderLine, order_reference
 
 
 def check_orders() -> Iterator[Difference]:
-    counted = counted_by_source("order")
+    counted = counted_by_source(ORDER_REFERENCE_PREFIX)
     expected = {
-        f"order:{order_id}": int(total or 0)
+        order_reference(order_id): int(total or 0)
         for order_id, total in db.session.execute(
             select(Order.id, func.sum(OrderLine.line_total_fen))
             .join(OrderLine, OrderLine.order_id == Order.id)

@@ -11,7 +11,7 @@ Every change starts with ``lock_order``, decides on fresh state, and changes the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -27,11 +27,6 @@ from shop.orders import reservations
 from shop.orders.errors import NotYourOrder, OrderNotFound
 from shop.orders.models import Order, OrderLine
 from shop.orders.states import advance
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time the shop stores is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def get_order(order_id: int) -> Order:
@@ -81,7 +76,7 @@ def release_reservation(order: Order, *, reason: str, actor_id: int | None = Non
         return
     still_held = {line.id: line.quantity - line.refunded_quantity for line in order.lines}
     reservations.release_lines(
-        order.location, line_pairs(order, still_held), reference=f"order:{order.number}", reason=reason
+        order.location, line_pairs(order, still_held), reference=order.reference_key, reason=reason
     )
     order.reservation_state = "released"
     db.session.flush()
@@ -90,7 +85,7 @@ def release_reservation(order: Order, *, reason: str, actor_id: int | None = Non
 def re_reserve(order: Order, *, on) -> bool:
     """Try to reserve a released order's lines again at its location; return whether it worked."""
     try:
-        reservations.reserve_at(order.location, line_pairs(order), reference=f"order:{order.number}", on=on)
+        reservations.reserve_at(order.location, line_pairs(order), reference=order.reference_key, on=on)
     except InsufficientStock:
         return False
     order.reservation_state = "held"
@@ -167,7 +162,7 @@ def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int
     work_unit = order.buyer_kind == "work_unit"
     ordered = sorted(order.lines, key=aid_lock_order)
     record_sale(
-        source=f"order:{order.id}",
+        source=order.reference_key,
         occurred_at=paid_at,
         channel="work_unit" if work_unit else "online",
         lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],

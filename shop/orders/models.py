@@ -36,6 +36,22 @@ STATUSES = (
 # (given back: expired, cancelled, refunded before fulfilment), consumed (fulfilment took it).
 RESERVATION_STATES = ("held", "released", "consumed")
 
+ORDER_REFERENCE_PREFIX = "order:"
+
+
+def order_reference(order_id: int) -> str:
+    """The one key of an order in both ledgers: ``order:<id>``.
+
+    It is the ``reference`` of the order's stock movements (reservation, release, sale) and the
+    ``source`` of its aid entries (each line's ``source_key`` adds ``:line:<n>``), so the two ledgers
+    and their reconciliations name an order the same way. The id, not the number people read: every
+    other record links an order by its id (lines, payments, refunds, shipments, ``/orders/<id>``), so a
+    checker that has only ids builds the key without a lookup and a ledger row joins back to its order
+    on the primary key; the key stays short and never depends on the number's format. The number is
+    one join away, and staff pages show it.
+    """
+    return f"{ORDER_REFERENCE_PREFIX}{order_id}"
+
 
 class Order(db.Model):
     """One checkout: what was bought at which prices, where it goes, and where its stock is reserved."""
@@ -108,6 +124,11 @@ class Order(db.Model):
     @property
     def refundable_fen(self) -> int:
         return self.paid_fen - self.refunded_fen
+
+    @property
+    def reference_key(self) -> str:
+        """This order's key in the stock and aid ledgers (``order_reference``)."""
+        return order_reference(self.id)
 
 
 class OrderLine(db.Model):

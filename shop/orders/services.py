@@ -20,9 +20,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
-from shop.aid.services import LOCAL_TZ, local_day
 from shop.audit.services import record
 from shop.catalog.models import Location, Producer, Product, Variant
+from shop.core import clock
 from shop.core.db import atomic, db, utcnow
 from shop.fulfilment.queries import fulfilment_of
 from shop.notifications.models import Notification
@@ -35,7 +35,7 @@ from shop.orders.errors import (
     NotYourOrder,
     OrderNotFound,
 )
-from shop.orders.lifecycle import aware, lock_order, notify, release_reservation
+from shop.orders.lifecycle import lock_order, notify, release_reservation
 from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.orders.states import advance
 from shop.payments import refunds
@@ -87,10 +87,6 @@ class DeliveryRequest:
     extra: dict = field(default_factory=dict)
 
 
-def _local(moment: datetime) -> datetime:
-    return aware(moment).astimezone(LOCAL_TZ)
-
-
 def _luhn_digit(digits: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -105,8 +101,9 @@ def _luhn_digit(digits: str) -> str:
 
 def new_order_number(now: datetime) -> str:
     """A number a buyer can read out at a hall: local date, seven random digits and a check digit."""
+    day = clock.to_local(now).strftime("%y%m%d")
     while True:
-        body = _local(now).strftime("%y%m%d") + "".join(secrets.choice("0123456789") for _ in range(7))
+        body = day + "".join(secrets.choice("0123456789") for _ in range(7))
         digits = body + _luhn_digit(body)
         number = f"{digits[:6]}-{digits[6:10]}-{digits[10:]}"
         if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
@@ -190,7 +187,7 @@ def place_order(
     when no location can serve it; nothing is written then.
     """
     now = now or utcnow()
-    today = local_day(now)
+    today = clock.local_day(now)
     resolved = _resolve_lines(lines)
     order = Order(
         user_id=buyer.id,
@@ -258,7 +255,7 @@ def place_order(
     db.session.add(
         OrderStatusChange(order_id=order.id, from_status=None, to_status="pending_payment", actor_id=buyer.id)
     )
-    location = reservations.reserve_first(plan, resolved, reference=f"order:{order.number}", on=today)
+    location = reservations.reserve_first(plan, resolved, reference=order.reference_key, on=today)
     if location is not order.location:  # the first choice sold out meanwhile (rare)
         order.location = location
         db.session.flush()
@@ -327,7 +324,9 @@ def payment_of(order: Order) -> dict:
     out: dict = {
         "gateway": order.gateway,
         "status": "succeeded" if counted else ("awaiting" if order.status == "pending_payment" else "none"),
-        "pay_by": aware(order.reserved_until).isoformat() if order.status == "pending_payment" else None,
+        "pay_by": clock.aware(order.reserved_until).isoformat()
+        if order.status == "pending_payment"
+        else None,
     }
     if counted is not None:
         out["method"] = counted.method
@@ -422,7 +421,7 @@ def expire_unpaid_orders(*, now: datetime | None = None, limit: int = 500) -> in
     for order_id in ids:
         with atomic():
             order = lock_order(order_id)
-            if order.status != "pending_payment" or aware(order.reserved_until) >= now:
+            if order.status != "pending_payment" or clock.aware(order.reserved_until) >= now:
                 continue
             advance(order, "expired", reason="not paid in time", closed_at=now)
             release_reservation(order, reason="order expired")

@@ -4,7 +4,6 @@ and issue refunds. Thin: parse the form, call one service in one unit of work, r
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -14,6 +13,7 @@ from flask_login import current_user, login_required
 
 from shop.accounts.auth import require_staff_page
 from shop.catalog.services import list_locations
+from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError
@@ -35,14 +35,6 @@ def _back(default: str) -> str:
     if target.startswith("/") and not parts.scheme and not parts.netloc:
         return target
     return default
-
-
-@bp.app_template_filter("localtime")
-def localtime(moment) -> str:
-    """Show a stored (UTC) time in Tianjin's time zone."""
-    if moment is None:
-        return ""
-    return services.aware(moment).astimezone(services.LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _flash_error(err: ShopError) -> None:
@@ -92,7 +84,7 @@ def _is_zh() -> bool:
 
 
 def _halls():
-    return [loc for loc in list_locations(on=date.today()) if loc.pickup]
+    return [loc for loc in list_locations(on=clock.today()) if loc.pickup]
 
 
 @bp.route("/checkout", methods=["GET", "POST"])

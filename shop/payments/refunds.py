@@ -188,7 +188,7 @@ def create_refund(
     if order.aid_counted and allocs:
         reverse_sale(
             source=reference,
-            original_source=f"order:{order.id}",
+            original_source=order.reference_key,
             occurred_at=utcnow(),
             lines=[
                 SaleLine(a.line.variant_id, a.quantity, a.amount_fen, order.location_id)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
-from shop.aid.services import local_day
 from shop.audit.services import record
+from shop.core import clock
 from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
 from shop.orders import lifecycle as orders
@@ -39,7 +39,7 @@ def _ensure_payable(order: Order, now: datetime) -> None:
         raise BadTransition(
             f"order {order.number} is {order.status}; it cannot be paid", status_now=order.status
         )
-    if orders.aware(order.reserved_until) < now:
+    if clock.aware(order.reserved_until) < now:
         raise BadTransition(
             f"order {order.number} was not paid in time; its reservation has run out", status_now="expired"
         )
@@ -221,7 +221,7 @@ def settle_payment(
         orders.mark_paid(order, amount_fen=amount_fen, paid_at=paid_at, actor_id=None, reason=reason)
         return "paid"
     if order.status == "expired":
-        if orders.re_reserve(order, on=local_day(paid_at)):
+        if orders.re_reserve(order, on=clock.local_day(paid_at)):
             orders.mark_paid(
                 order, amount_fen=amount_fen, paid_at=paid_at, actor_id=None, reason=reason + " (late)"
             )

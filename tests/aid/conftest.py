@@ -4,10 +4,11 @@ from datetime import date
 
 import pytest
 
+from shop.core import clock
 from tests.aid.helpers import refund, sell
 from tests.conftest import create_user
 
-YEAR = date.today().year
+YEAR = clock.today().year
 CODE = f"DL-GG-{YEAR}"
 
 

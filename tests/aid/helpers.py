@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry, AidProgramme, AidRollup
-from shop.aid.services import LOCAL_TZ, SaleLine, record_sale, reverse_sale
+from shop.aid.services import SaleLine, record_sale, reverse_sale
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 
 
@@ -26,7 +27,7 @@ def programme() -> AidProgramme:
 
 def noon(day: date) -> datetime:
     """Midday in China on ``day`` (so the entry's local day is ``day``)."""
-    return datetime.combine(day, time(12), LOCAL_TZ).astimezone(UTC)
+    return clock.at_local(day)
 
 
 def sell(

@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry, AidRollup
-from shop.aid.services import SaleLine, headline, local_day, programme_total_fen, record_sale, reverse_sale
+from shop.aid.services import SaleLine, headline, programme_total_fen, record_sale, reverse_sale
 from shop.catalog.models import AidCertificate, Producer, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 
 
@@ -81,7 +82,7 @@ def test_certificate_expired_the_day_before_is_non_qualifying(seeded_any):
     assert entry.qualifying is False and entry.certificate_number is None
     shoes = _variant("SHOE-HEMP-40")
     producer = db.session.get(Producer, shoes.product.producer_id)
-    sale_day = local_day(datetime.now(UTC))
+    sale_day = clock.today()
     with atomic():
         for cert in producer.certificates:
             cert.valid_until = sale_day - timedelta(days=1)
@@ -255,7 +256,7 @@ def test_qualifying_uses_the_local_day_in_china(seeded_any):
 
     shoes = _variant("SHOE-HEMP-40")
     producer = db.session.get(Producer, shoes.product.producer_id)
-    last_day = date(date.today().year, 6, 30)
+    last_day = date(clock.today().year, 6, 30)
     with atomic():
         for cert in producer.certificates:
             cert.valid_until = last_day

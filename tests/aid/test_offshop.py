@@ -8,12 +8,13 @@ from datetime import date
 from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry, OffshopSale
+from shop.core import clock
 from shop.core.db import db
 from tests.aid.conftest import CODE, YEAR
 from tests.aid.helpers import ledger_sum, rollup_sum
 from tests.conftest import create_user
 
-DAY = min(date.today(), date(YEAR, 5, 19))  # the Tianjin fair, or today early in the year
+DAY = min(clock.today(), date(YEAR, 5, 19))  # the Tianjin fair, or today early in the year
 
 
 def _body(number: str = "FP-2026-0001", **over) -> dict:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shop.aid.errors import RefundExceedsSale
 from shop.aid.models import CHANNELS, AidEntry, AidRollup
+from shop.core import clock
 from shop.core.db import db
 from tests.aid.helpers import refund, sell
 
@@ -69,7 +70,7 @@ def _rollups_by_dims() -> dict:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(st.one_of(sale_st, refund_st), min_size=1, max_size=8))
 def test_rollups_equal_ledger_after_random_sales_and_refunds(seeded, ops):
-    start = date(date.today().year, 1, 1)
+    start = date(clock.today().year, 1, 1)
     sales: list[tuple[str, list]] = []
     left: dict[str, list[int]] = {}  # what each sale's first line still has to refund: [amount, quantity]
     for op in ops:

@@ -4,6 +4,7 @@ from sqlalchemy import text
 
 from shop.aid.reconcile import reconcile
 from shop.core.db import atomic, db
+from shop.orders.models import order_reference
 from tests.conftest import create_user
 
 
@@ -34,11 +35,11 @@ def test_orders_and_counter_sales_reconcile_and_tampering_is_reported(seeded, ap
     with atomic():  # an order's counted entries edited behind the ledger's back
         db.session.execute(
             text("UPDATE aid_entry SET amount_fen = amount_fen - 100 WHERE source = :s"),
-            {"s": f"order:{order['id']}"},
+            {"s": order_reference(order["id"])},
         )
         db.session.execute(text("DELETE FROM aid_entry WHERE source LIKE 'counter-sale:%'"))
     run = reconcile(trigger="test")
     assert run.status != "ok"
     keys = {d["key"] for d in run.differences}
-    assert f"order:{order['id']}" in keys
+    assert order_reference(order["id"]) in keys
     assert any(k.startswith("counter-sale:") for k in keys)

@@ -13,6 +13,7 @@ from shop.aid.exports import iter_csv, plan_export
 from shop.aid.programmes import get_programme
 from shop.aid.reconcile import reconcile
 from shop.aid.reports import programme_totals, resolve_range
+from shop.core import clock
 from shop.core.db import atomic, db
 from tests.aid.conftest import CODE, YEAR
 from tests.conftest import create_user
@@ -67,7 +68,7 @@ def test_offshop_rules_on_both_databases(any_app):
     create_user("a@aid.gov.cn", role="aid_officer")
     create_user("b@aid.gov.cn", role="aid_officer")
     a, b = find_user_by_email("a@aid.gov.cn"), find_user_by_email("b@aid.gov.cn")
-    day = min(date.today(), date(YEAR, 5, 19))
+    day = min(clock.today(), date(YEAR, 5, 19))
     args = {
         "channel": "fair",
         "evidence_kind": "invoice",

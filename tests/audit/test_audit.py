@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 
 from shop.audit.models import AuditEvent
+from shop.core import clock
 from shop.core.db import db
 from tests.conftest import create_user
 
@@ -55,8 +56,8 @@ def test_certificate_add_and_revoke_are_audited(seeded, api, admin):
     body = {
         "number": "GGFP-NEW-1",
         "issuer": "甘谷县乡村振兴局",
-        "valid_from": date.today().isoformat(),
-        "valid_until": date(date.today().year, 12, 31).isoformat(),
+        "valid_from": clock.today().isoformat(),
+        "valid_until": date(clock.today().year, 12, 31).isoformat(),
     }
     r = admin.post(f"/api/v1/admin/producers/{veg['id']}/certificates", json=body)
     assert r.status_code == 201, r.json

@@ -3,6 +3,7 @@ from datetime import date, timedelta
 import pytest
 
 from shop.catalog.models import AidCertificate, Producer
+from shop.core import clock
 from shop.core.db import atomic, db
 
 
@@ -74,7 +75,7 @@ def test_product_detail_has_variants_availability_and_certificate(seeded, api):
     assert producer["township"] == "礼辛镇"
     assert producer["linked_households"] == 180
     assert producer["certificate"]["number"].startswith("GGFP-")
-    assert date.fromisoformat(producer["certificate"]["valid_until"]) >= date.today()
+    assert date.fromisoformat(producer["certificate"]["valid_until"]) >= clock.today()
 
 
 def test_certificate_is_null_without_a_valid_one(seeded, api):
@@ -94,8 +95,8 @@ def test_certificate_validity_boundaries(seeded, api):
                 producer_id=producer.id,
                 number="T-1",
                 issuer="x",
-                valid_from=date.today() - timedelta(days=10),
-                valid_until=date.today() - timedelta(days=1),
+                valid_from=clock.today() - timedelta(days=10),
+                valid_until=clock.today() - timedelta(days=1),
             )
         )
     db.session.expire_all()
@@ -107,8 +108,8 @@ def test_certificate_validity_boundaries(seeded, api):
                 producer_id=producer.id,
                 number="T-2",
                 issuer="x",
-                valid_from=date.today(),
-                valid_until=date.today(),
+                valid_from=clock.today(),
+                valid_until=clock.today(),
             )
         )
     db.session.expire_all()

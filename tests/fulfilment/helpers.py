@@ -9,7 +9,7 @@ from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import StockMovement
 from shop.notifications.models import Notification
 from shop.orders import services as orders
-from shop.orders.models import Order
+from shop.orders.models import Order, order_reference
 from shop.payments.services import confirm_manual_payment
 from tests.orders.helpers import ADDRESS
 
@@ -54,11 +54,10 @@ def order(order_id: int) -> Order:
 def sale_movements(order_id: int) -> list[StockMovement]:
     """The online-sale movements that took this order's units from lots."""
     db.session.rollback()
-    number = db.session.get(Order, order_id).number
     return list(
         db.session.scalars(
             select(StockMovement)
-            .where(StockMovement.reference == f"order:{number}", StockMovement.kind == "online_sale")
+            .where(StockMovement.reference == order_reference(order_id), StockMovement.kind == "online_sale")
             .order_by(StockMovement.id)
         )
     )

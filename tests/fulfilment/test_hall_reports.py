@@ -1,12 +1,12 @@
 """What the scheduler tells hall operators: stock alerts and the daily sales summary, once each."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from shop.aid.services import LOCAL_TZ
 from shop.catalog.models import Location, Variant
-from shop.core.db import atomic, db, utcnow
+from shop.core import clock
+from shop.core.db import atomic, db
 from shop.fulfilment import services
 from shop.fulfilment.hall_reports import hall_summary, send_hall_summaries, send_stock_alerts, stock_alerts
 from shop.fulfilment.models import PickupTicket, Shipment
@@ -38,7 +38,7 @@ def _notes(kind, code):
 
 
 def test_low_stock_and_expiring_lots_are_told_once_until_the_list_changes(shop):
-    today = date.today()
+    today = clock.today()
     hall = _loc("DL-HM")
     place(buyer(), [("CHL-LINE-500G", 16)])  # 20 on hand, 16 reserved: 4 left, threshold 5
     with atomic():
@@ -77,8 +77,8 @@ def test_low_stock_and_expiring_lots_are_told_once_until_the_list_changes(shop):
 
 def test_daily_summary_counts_pickups_parcels_and_counter_sales_of_the_day(shop):
     staff = operator()
-    yesterday = date.today() - timedelta(days=1)
-    noon = datetime.combine(yesterday, time(12), tzinfo=LOCAL_TZ).astimezone(UTC)
+    yesterday = clock.today() - timedelta(days=1)
+    noon = clock.at_local(yesterday)
     handed = paid_order(buyer(), staff, lines=[("CHL-LINE-500G", 2)])
     waiting = paid_order(buyer("w@example.cn"), staff, lines=[("APL-HN-5KG", 1)])
     code = db.session.scalar(select(PickupTicket.code).where(PickupTicket.order_id == handed))
@@ -108,10 +108,10 @@ def test_daily_summary_counts_pickups_parcels_and_counter_sales_of_the_day(shop)
     assert s.total_fen == 2 * 2800 + 9800 + 4400 + 2200 and s.waiting_pickups == 1
     w = hall_summary(_loc("GG-WH"), yesterday)
     assert (w.parcels, w.parcels_fen) == (1, db.session.get(Order, parcel).total_fen)
-    assert hall_summary(_loc("DL-HM"), date.today()).pickups == 0  # another day
+    assert hall_summary(_loc("DL-HM"), clock.today()).pickups == 0  # another day
 
     assert send_hall_summaries(day=yesterday) >= 2
-    send_hall_summaries(now=utcnow())  # the nightly run for the same day: nobody is told twice
+    send_hall_summaries(now=clock.now())  # the nightly run for the same day: nobody is told twice
     notes = _notes("hall_summary", "DL-HM")
     total = 2 * 2800 + 9800 + 4400 + 2200
     assert len(notes) == 1 and f"¥{total // 100}.00" in notes[0].subject.replace(",", "")

@@ -2,12 +2,13 @@
 over or shipped and delivered -> completed, on PostgreSQL and the embedded SQLite default."""
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 from shop.fulfilment import services
 from shop.fulfilment.errors import InvalidShipment, NothingToShip, NotShipped, PickupNotFound
@@ -51,7 +52,7 @@ def test_paid_pickup_order_is_picked_first_expiry_first_and_ready_with_a_code(sh
     veg = _variant("VEG-HL-10KG")
     with atomic():  # an older lot arrives after the seeded one: it must leave first
         add_stock(
-            veg, _hall(), 3, kind="receipt", lot_code="VEG-OLD", best_before=date.today() + timedelta(days=2)
+            veg, _hall(), 3, kind="receipt", lot_code="VEG-OLD", best_before=clock.today() + timedelta(days=2)
         )
     before = _level("VEG-HL-10KG")
     on_hand, reserved = before.on_hand, before.reserved
@@ -60,9 +61,9 @@ def test_paid_pickup_order_is_picked_first_expiry_first_and_ready_with_a_code(sh
     o = order(order_id)
     assert o.status == "ready_for_pickup" and o.reservation_state == "consumed"
     picks = [(m.lot.code, -m.quantity) for m in sale_movements(order_id) if m.lot_id]
-    seeded_lot = f"VEG-HL-10KG-{date.today():%Y%m}"
+    seeded_lot = f"VEG-HL-10KG-{clock.today():%Y%m}"
     assert sorted(picks) == sorted(
-        [("VEG-OLD", 3), (seeded_lot, 2), (f"CHL-LINE-500G-{date.today():%Y%m}", 1)]
+        [("VEG-OLD", 3), (seeded_lot, 2), (f"CHL-LINE-500G-{clock.today():%Y%m}", 1)]
     )
     after = _level("VEG-HL-10KG")
     assert (after.on_hand, after.reserved) == (on_hand - 5, reserved)
@@ -196,7 +197,7 @@ def test_reserved_units_only_in_expired_lots_flag_the_order_until_fresh_stock_ar
         db.session.execute(
             Lot.__table__.update()
             .where(Lot.variant_id == _variant("VEG-HL-10KG").id, Lot.location_id == _hall().id)
-            .values(best_before=date.today() - timedelta(days=1))
+            .values(best_before=clock.today() - timedelta(days=1))
         )
     with atomic():
         assert services.pick_order(order_id).startswith("short")
@@ -212,7 +213,7 @@ def test_reserved_units_only_in_expired_lots_flag_the_order_until_fresh_stock_ar
             5,
             kind="receipt",
             lot_code="VEG-FRESH",
-            best_before=date.today() + timedelta(days=9),
+            best_before=clock.today() + timedelta(days=9),
         )
         services.retry_fulfilment(order_id, staff=staff)
     with atomic():

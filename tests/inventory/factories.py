@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 from shop.inventory import services
 from shop.inventory.models import Lot, StockLevel
@@ -34,7 +35,7 @@ class World:
 
 
 def make_world(*, users: bool = True) -> World:
-    today = date.today()
+    today = clock.today()
     with atomic():
         cat = Category(code="fruit", name_zh="水果", name_en="Fruit")
         producer = Producer(

@@ -1,8 +1,9 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.models import StockCount, StockMovement
 from shop.inventory.services import reconcile
@@ -10,8 +11,8 @@ from tests.inventory.factories import OP_HM, level, lots, put
 
 ADJ = "/api/v1/locations/DL-HM/adjustments"
 COUNTS = "/api/v1/locations/DL-HM/counts"
-SOON = date.today() + timedelta(days=2)
-LATER = date.today() + timedelta(days=30)
+SOON = clock.today() + timedelta(days=2)
+LATER = clock.today() + timedelta(days=30)
 
 
 def _movements():
@@ -20,7 +21,7 @@ def _movements():
 
 
 def test_spoilage_writes_off_expired_lots_first_and_records_who_and_why(any_world, any_api):
-    put("APL-5KG", "DL-HM", 2, lot="OLD", best_before=date.today() - timedelta(days=1))
+    put("APL-5KG", "DL-HM", 2, lot="OLD", best_before=clock.today() - timedelta(days=1))
     put("APL-5KG", "DL-HM", 5, lot="NEW", best_before=LATER)
     op = any_api.as_user(OP_HM)
     r = op.post(
@@ -202,7 +203,7 @@ def test_count_below_reserved_is_refused(world, api):
 
 def test_low_stock_thresholds_and_expiring_lots(world, api):
     put("APL-5KG", "DL-HM", 6, lot="L1", best_before=SOON)
-    put("APL-5KG", "DL-HM", 1, lot="OLD", best_before=date.today() - timedelta(days=1))
+    put("APL-5KG", "DL-HM", 1, lot="OLD", best_before=clock.today() - timedelta(days=1))
     put("SHOE-1", "DL-HM", 2)
     op = api.as_user(OP_HM)
     low = op.get("/api/v1/locations/DL-HM/low-stock").json["items"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.models import CounterSale
 from shop.inventory.services import reconcile
@@ -20,7 +21,7 @@ def test_operator_records_a_counter_sale_from_the_console(world, live_server, pa
     from playwright.sync_api import expect
 
     put("SHOE-1", "DL-HM", 5)
-    put("APL-5KG", "DL-HM", 4, lot="HN-0901", best_before=date.today() + timedelta(days=20))
+    put("APL-5KG", "DL-HM", 4, lot="HN-0901", best_before=clock.today() + timedelta(days=20))
 
     login(page, live_server, OP_HM, PASSWORD)
     expect(page).to_have_url(re.compile(r"/console/DL-HM/$"))

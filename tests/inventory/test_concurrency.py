@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 from shop.inventory import sales
 from shop.inventory.errors import InsufficientStock
@@ -59,7 +60,7 @@ def _sell(i: int, *, client_sale_id: str | None = None, quantity: int = 1):
 
 
 def test_threads_selling_the_last_units_sell_exactly_what_was_there(any_app, any_world):
-    today = date.today()
+    today = clock.today()
     put("APL-5KG", "DL-HM", 3, lot="LATE", best_before=today + timedelta(days=20))
     put("APL-5KG", "DL-HM", 4, lot="EARLY", best_before=today + timedelta(days=5))
 
@@ -75,7 +76,7 @@ def test_threads_selling_the_last_units_sell_exactly_what_was_there(any_app, any
 
 
 def test_threads_selling_several_units_never_go_negative(any_app, any_world):
-    put("APL-5KG", "DL-HM", 10, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 10, lot="A", best_before=clock.today() + timedelta(days=9))
 
     results = _race(any_app, lambda i: _sell(i, quantity=1 + i % 3))
 
@@ -90,7 +91,7 @@ def test_threads_selling_several_units_never_go_negative(any_app, any_world):
 
 
 def test_concurrent_replays_of_one_sale_count_it_once(any_app, any_world):
-    put("APL-5KG", "DL-HM", 10, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 10, lot="A", best_before=clock.today() + timedelta(days=9))
 
     results = _race(any_app, lambda i: _sell(i, client_sale_id="tablet-7-0001", quantity=3))
 
@@ -106,7 +107,7 @@ def test_concurrent_replays_of_one_sale_count_it_once(any_app, any_world):
 def test_concurrent_api_replays_answer_201_once_then_200(any_app, any_world):
     from tests.conftest import ApiClient
 
-    put("APL-5KG", "DL-HM", 5, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 5, lot="A", best_before=clock.today() + timedelta(days=9))
     token = ApiClient(any_app.test_client()).as_user(OP_HM).token
     body = {
         "client_sale_id": "offline-42",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.models import CounterSale, StockCount, Transfer
 from tests.inventory.factories import ADMIN, BUYER, OP_HM, OP_WH, PASSWORD, level, lots, put
@@ -34,7 +35,7 @@ def _form(client, url: str, data: dict, **kw):
 
 
 def test_operator_lands_on_their_hall_and_sees_lots(world, client):
-    put("APL-5KG", "DL-HM", 4, lot="HN-01", best_before=date.today() + timedelta(days=20))
+    put("APL-5KG", "DL-HM", 4, lot="HN-01", best_before=clock.today() + timedelta(days=20))
     login(client, OP_HM)
     r = client.get("/console/")
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/DL-HM/")
@@ -168,7 +169,7 @@ def test_cancel_a_transfer_from_the_console_only_while_nothing_was_received(worl
 
 def test_transfer_adjust_count_alerts_and_history_pages(world, client):
     put("SHOE-1", "DL-HM", 6)
-    put("APL-5KG", "DL-HM", 3, lot="L1", best_before=date.today() + timedelta(days=2))
+    put("APL-5KG", "DL-HM", 3, lot="L1", best_before=clock.today() + timedelta(days=2))
     login(client, OP_HM)
     r, _ = _form(
         client, "/console/DL-HM/transfer", {"to": "DL-WX", "qty-SHOE-1": "2", "reference": "车 津A123"}

@@ -1,9 +1,10 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry
+from shop.core import clock
 from shop.inventory.models import CounterSale, CounterSaleLine, StockMovement
 from shop.inventory.services import reconcile
 from tests.inventory.factories import OP_HM, level, lots, put
@@ -28,7 +29,7 @@ def _count(model):
 
 
 def test_sale_takes_first_expiry_first_and_snapshots_price(any_world, any_api):
-    today = date.today()
+    today = clock.today()
     put("APL-5KG", "DL-HM", 5, lot="LATE", best_before=today + timedelta(days=40))
     put("APL-5KG", "DL-HM", 3, lot="SOON", best_before=today + timedelta(days=3))
     put("SHOE-1", "DL-HM", 4)
@@ -51,7 +52,7 @@ def test_sale_takes_first_expiry_first_and_snapshots_price(any_world, any_api):
 
 
 def test_replay_returns_the_first_sale_and_changes_nothing(any_world, any_api):
-    put("APL-5KG", "DL-HM", 10, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 10, lot="A", best_before=clock.today() + timedelta(days=9))
     op = any_api.as_user(OP_HM)
     first = op.post(SALES, json=_sale())
     again = op.post(SALES, json=_sale())
@@ -64,7 +65,7 @@ def test_replay_returns_the_first_sale_and_changes_nothing(any_world, any_api):
 
 
 def test_same_client_sale_id_with_other_lines_is_refused(world, api):
-    put("APL-5KG", "DL-HM", 10, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 10, lot="A", best_before=clock.today() + timedelta(days=9))
     op = api.as_user(OP_HM)
     assert op.post(SALES, json=_sale()).status_code == 201
     r = op.post(SALES, json=_sale(lines=[{"sku": "APL-5KG", "quantity": 3}]))
@@ -87,7 +88,7 @@ def test_same_client_sale_id_at_another_hall_is_another_sale(world, api):
 
 
 def test_sale_is_counted_once_in_the_aid_ledger(world, api):
-    put("APL-5KG", "DL-HM", 10, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 10, lot="A", best_before=clock.today() + timedelta(days=9))
     op = api.as_user(OP_HM)
     sale_id = op.post(SALES, json=_sale()).json["id"]
     op.post(SALES, json=_sale())
@@ -154,7 +155,7 @@ def test_sale_list_and_detail(world, api):
     put("SHOE-1", "DL-HM", 3)
     op = api.as_user(OP_HM)
     sale_id = op.post(SALES, json=_sale(lines=[{"sku": "SHOE-1", "quantity": 1}])).json["id"]
-    r = op.get(f"{SALES}?date={date.today().isoformat()}")
+    r = op.get(f"{SALES}?date={clock.today().isoformat()}")
     assert r.status_code == 200 and r.json["total"] == 1 and r.json["items"][0]["id"] == sale_id
     assert op.get(f"{SALES}/{sale_id}").json["lines"][0]["lots"] == [
         {"lot": "-", "quantity": 1, "best_before": None}
@@ -187,7 +188,7 @@ def test_sale_list_and_detail(world, api):
     ],
 )
 def test_bad_sales_are_refused_and_change_nothing(world, api, body, status, slug):
-    put("APL-5KG", "DL-HM", 5, lot="A", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 5, lot="A", best_before=clock.today() + timedelta(days=9))
     put("SHOE-1", "DL-HM", 2)
     r = api.as_user(OP_HM).post(SALES, json=body)
     assert r.status_code == status, r.json
@@ -198,8 +199,8 @@ def test_bad_sales_are_refused_and_change_nothing(world, api, body, status, slug
 
 
 def test_expired_lot_is_not_sold(world, api):
-    put("APL-5KG", "DL-HM", 3, lot="OLD", best_before=date.today() - timedelta(days=1))
-    put("APL-5KG", "DL-HM", 1, lot="NEW", best_before=date.today() + timedelta(days=10))
+    put("APL-5KG", "DL-HM", 3, lot="OLD", best_before=clock.today() - timedelta(days=1))
+    put("APL-5KG", "DL-HM", 1, lot="NEW", best_before=clock.today() + timedelta(days=10))
     op = api.as_user(OP_HM)
     r = op.post(SALES, json=_sale(lines=[{"sku": "APL-5KG", "quantity": 2}]))
     assert r.status_code == 409 and r.json["type"].endswith("lot-expired")
@@ -244,8 +245,8 @@ def test_a_sale_never_leaves_online_reservations_with_only_expired_units(world, 
     from shop.core.db import atomic, db
     from shop.inventory.services import reserve
 
-    put("APL-5KG", "DL-HM", 2, lot="OLD", best_before=date.today() - timedelta(days=1))
-    put("APL-5KG", "DL-HM", 5, lot="GOOD", best_before=date.today() + timedelta(days=9))
+    put("APL-5KG", "DL-HM", 2, lot="OLD", best_before=clock.today() - timedelta(days=1))
+    put("APL-5KG", "DL-HM", 5, lot="GOOD", best_before=clock.today() + timedelta(days=9))
     with atomic():
         variant = db.session.scalar(select(Variant).where(Variant.sku == "APL-5KG"))
         hall = db.session.scalar(select(Location).where(Location.code == "DL-HM"))

@@ -3,7 +3,7 @@ always the sum of their movements."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from shop.accounts.models import User
 from shop.catalog.models import Location, Variant
+from shop.core import clock
 from shop.core.db import atomic, db
 from shop.core.errors import ShopError
 from shop.inventory import adjustments, sales, services, transfers
@@ -19,7 +20,7 @@ from shop.inventory.errors import LotExpired
 from shop.inventory.services import reconcile
 from tests.inventory.factories import OP_HM, lots, put
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def _v(sku: str) -> Variant:

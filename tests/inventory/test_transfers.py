@@ -1,13 +1,14 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.models import StockMovement, Transfer, TransferDiscrepancy
 from shop.inventory.services import TRANSIT_CODE, reconcile
 from tests.inventory.factories import ADMIN, OP_HM, OP_WH, OP_WX, level, lots, put
 
-BB = date.today() + timedelta(days=60)
+BB = clock.today() + timedelta(days=60)
 
 
 def _consign(api, lines=None, to="DL-HM"):
@@ -234,7 +235,7 @@ def test_in_transit_location_is_not_a_public_location(world, api):
 
 
 def test_sending_an_expired_lot_is_refused(world, api):
-    put("APL-5KG", "GG-WH", 5, lot="OLD", best_before=date.today() - timedelta(days=2))
+    put("APL-5KG", "GG-WH", 5, lot="OLD", best_before=clock.today() - timedelta(days=2))
     r = api.as_user(OP_WH).post(
         "/api/v1/transfers",
         json={"from": "GG-WH", "to": "DL-HM", "lines": [{"sku": "APL-5KG", "quantity": 2, "lot": "OLD"}]},
@@ -332,7 +333,7 @@ def test_bad_receipts_change_nothing(world, api):
 def test_direct_receipts(any_world, any_api):
     wh = any_api.as_user(OP_WH)
     url = "/api/v1/locations/GG-WH/receipts"
-    harvest = date.today() - timedelta(days=3)
+    harvest = clock.today() - timedelta(days=3)
     r = wh.post(
         url,
         json={

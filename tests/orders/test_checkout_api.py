@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from shop.core import clock
 from shop.core.db import db
 from shop.inventory.models import StockMovement
 from shop.inventory.services import reconcile
@@ -160,7 +161,7 @@ def test_short_stock_is_409_naming_the_sku_and_reserves_nothing(seeded, client):
 
 
 def test_expired_lots_cannot_be_reserved(seeded, client):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from shop.catalog.models import Location, Variant
     from shop.core.db import atomic
@@ -170,7 +171,7 @@ def test_expired_lots_cannot_be_reserved(seeded, client):
         v = db.session.scalar(select(Variant).where(Variant.sku == "VEG-HL-10KG"))
         hall = db.session.scalar(select(Location).where(Location.code == "DL-WX"))
         take_stock(v, hall, 20, kind="adjustment", reason="test: empty the hall")
-        add_stock(v, hall, 5, kind="receipt", lot_code="OLD", best_before=date.today() - timedelta(days=1))
+        add_stock(v, hall, 5, kind="receipt", lot_code="OLD", best_before=clock.today() - timedelta(days=1))
     r = client.post(
         "/api/v1/orders",
         json={

@@ -123,7 +123,7 @@ def test_two_concurrent_transitions_cannot_both_win(seeded, client):
         db.session.rollback()
         order = db.session.get(Order, o["id"])
         paid_entries = db.session.scalar(
-            select(func.count()).select_from(AidEntry).where(AidEntry.source == f"order:{order.id}")
+            select(func.count()).select_from(AidEntry).where(AidEntry.source == order.reference_key)
         )
         if order.status == "paid":
             assert codes == {"pay": 200, "expired": 0} and paid_entries == 1

@@ -9,7 +9,7 @@ from shop.catalog.models import Location, Variant
 from shop.core.db import atomic, db, utcnow
 from shop.core.models import OutboxMessage
 from shop.inventory.services import reconcile, take_stock
-from shop.orders.models import Order
+from shop.orders.models import Order, order_reference
 from shop.orders.services import expire_unpaid_orders
 from shop.orders.states import advance
 from shop.payments.models import Payment, Refund
@@ -49,7 +49,9 @@ def test_staff_confirm_manual_payment_counts_the_sale_once(seeded, client):
     assert r.status_code == 200, r.json
     assert r.json["status"] == "paid" and r.json["paid_fen"] == order["total_fen"] == 3 * 2800 + 6800
     assert r.json["payment"]["status"] == "succeeded" and r.json["payment"]["method"] == "cash"
-    entries = db.session.scalars(select(AidEntry).where(AidEntry.source == f"order:{order['id']}")).all()
+    entries = db.session.scalars(
+        select(AidEntry).where(AidEntry.source == order_reference(order["id"]))
+    ).all()
     assert sorted(e.amount_fen for e in entries) == [6800, 8400]
     assert {e.channel for e in entries} == {"online"} and not any(e.direct_purchase for e in entries)
     assert _rollup_sum() == order["total_fen"]
@@ -231,7 +233,7 @@ def test_returned_goods_go_back_to_stock(inline_outbox, client):
                 line.quantity,
                 kind="sale",
                 from_reserved=True,
-                reference=f"order:{o.number}",
+                reference=o.reference_key,
             )
         o.reservation_state = "consumed"
         advance(o, "fulfilling")

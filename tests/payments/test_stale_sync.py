@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry
 from shop.core.db import db, utcnow
-from shop.orders.models import Order
+from shop.orders.models import Order, order_reference
 from shop.payments.models import Payment, PaymentEvent
 from shop.payments.sync import sync_stale_payments
 from tests.orders.helpers import auth, buyer, order_body
@@ -54,7 +54,7 @@ def test_a_paid_intent_without_webhook_is_applied_once(stripe_shop, stripe_api, 
         db.session.scalar(select(PaymentEvent.outcome).where(PaymentEvent.event_id == "evt_late"))
         == "already applied"
     )
-    lines = db.session.scalar(select(func.count()).where(AidEntry.source == f"order:{order['id']}"))
+    lines = db.session.scalar(select(func.count()).where(AidEntry.source == order_reference(order["id"])))
     assert lines == 1 and db.session.get(Order, order["id"]).paid_fen == order["total_fen"]
 
 

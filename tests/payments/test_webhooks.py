@@ -15,7 +15,7 @@ from shop.core.db import atomic, db, utcnow
 from shop.core.models import OutboxMessage
 from shop.inventory.services import reconcile
 from shop.notifications.models import Notification
-from shop.orders.models import Order, OrderStatusChange
+from shop.orders.models import Order, OrderStatusChange, order_reference
 from shop.orders.services import expire_unpaid_orders
 from shop.payments.models import Payment, PaymentEvent, Refund
 from tests.orders.helpers import auth, buyer, order_body, reserved
@@ -35,7 +35,7 @@ def _paid_once(order_id: int) -> None:
     order = db.session.get(Order, order_id)
     assert order.status == "paid" and order.paid_fen == order.total_fen
     assert db.session.scalar(
-        select(func.count()).select_from(AidEntry).where(AidEntry.source == f"order:{order_id}")
+        select(func.count()).select_from(AidEntry).where(AidEntry.source == order_reference(order_id))
     ) == len(order.lines)
     assert (
         db.session.scalar(
@@ -300,7 +300,7 @@ def test_late_payment_without_stock_is_refunded_automatically(stripe_shop, strip
     )
     assert (
         db.session.scalar(
-            select(func.count()).select_from(AidEntry).where(AidEntry.source == f"order:{o.id}")
+            select(func.count()).select_from(AidEntry).where(AidEntry.source == o.reference_key)
         )
         == 0
     )

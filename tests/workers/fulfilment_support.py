@@ -103,7 +103,7 @@ def assert_each_fulfilled_once(order_ids: list[int]) -> None:
         moves = list(
             db.session.scalars(
                 select(StockMovement).where(
-                    StockMovement.reference == f"order:{order.number}", StockMovement.kind == "online_sale"
+                    StockMovement.reference == order.reference_key, StockMovement.kind == "online_sale"
                 )
             )
         )

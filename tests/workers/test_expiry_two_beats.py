@@ -15,7 +15,7 @@ from shop.core.models import PeriodicRun
 from shop.inventory.models import StockMovement
 from shop.inventory.services import reconcile
 from shop.notifications.models import Notification
-from shop.orders.models import Order, OrderStatusChange
+from shop.orders.models import Order, OrderStatusChange, order_reference
 from tests.fulfilment.helpers import place
 from tests.orders.helpers import buyer, reserved
 from tests.workers.fulfilment_support import wait_until
@@ -79,10 +79,9 @@ def test_two_beats_expire_each_unpaid_order_once(seeded, pg_url, redis_url, tmp_
                 OrderStatusChange.order_id == oid, OrderStatusChange.to_status == "expired"
             )
         )
-        number = db.session.get(Order, oid).number
         releases = db.session.scalar(
             select(func.count()).where(
-                StockMovement.reference == f"order:{number}", StockMovement.kind == "release"
+                StockMovement.reference == order_reference(oid), StockMovement.kind == "release"
             )
         )
         told = db.session.scalar(
