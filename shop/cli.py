@@ -28,16 +28,26 @@ def register(app: Flask) -> None:
     @click.option("--email", required=True)
     @click.option("--password", required=True, prompt=True, hide_input=True)
     @click.option(
-        "--role", required=True, type=click.Choice(["customer", "operator", "aid_officer", "admin"])
+        "--role",
+        required=True,
+        type=click.Choice(["customer", "operator", "aid_officer", "admin", "producer"]),
     )
     @click.option("--name", default="")
     @click.option("--location", "locations", multiple=True, help="location code (operators; repeatable)")
-    def create_user(email: str, password: str, role: str, name: str, locations: tuple[str, ...]) -> None:
+    @click.option("--producer", "producer", default=None, help="producer code (the producer role)")
+    def create_user(
+        email: str, password: str, role: str, name: str, locations: tuple[str, ...], producer: str | None
+    ) -> None:
         """Create a user, or reset the password, role and locations of an existing one."""
         try:
             with atomic():
                 user = create_staff_user(
-                    email=email, password=password, role=role, name=name, location_codes=list(locations)
+                    email=email,
+                    password=password,
+                    role=role,
+                    name=name,
+                    location_codes=list(locations),
+                    producer_code=producer,
                 )
         except ShopError as err:
             raise click.ClickException(err.detail) from err

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shop.catalog.models import Location
 from shop.core.db import db, utcnow
 
-ROLES = ("customer", "operator", "aid_officer", "admin")
+ROLES = ("customer", "operator", "aid_officer", "admin", "producer")
 STAFF_ROLES = ("operator", "aid_officer", "admin")
 
 user_location = Table(
@@ -34,6 +34,8 @@ class User(UserMixin, db.Model):
     tax_id: Mapped[str] = mapped_column(String(30), default="")
     # Bumped on password change or logout-everywhere: invalidates issued API tokens.
     token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # A ``producer`` account reads the portal of exactly this producer (a Gangu cooperative or company).
+    producer_id: Mapped[int | None] = mapped_column(ForeignKey("producer.id"), index=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

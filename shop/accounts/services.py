@@ -17,7 +17,7 @@ from sqlalchemy.orm import lazyload
 from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
 from shop.accounts.models import ROLES, User
 from shop.audit.services import record
-from shop.catalog.models import Location
+from shop.catalog.models import Location, Producer
 from shop.core.db import db, utcnow
 from shop.core.errors import NotFound, ValidationFailed
 
@@ -158,9 +158,15 @@ def user_for_token(token: str) -> User | None:
 
 
 def create_staff_user(
-    *, email: str, password: str, role: str, name: str = "", location_codes: list[str] | None = None
+    *,
+    email: str,
+    password: str,
+    role: str,
+    name: str = "",
+    location_codes: list[str] | None = None,
+    producer_code: str | None = None,
 ) -> User:
-    """Create (or update the role and locations of) a staff or customer account."""
+    """Create (or update the role, locations and producer of) a staff, producer or customer account."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
     locations = []
@@ -171,6 +177,7 @@ def create_staff_user(
         locations.append(loc)
     if role == "operator" and not locations:
         raise ValidationFailed("an operator needs at least one --location")
+    producer = _producer_for(role, producer_code)
     user = find_user_by_email(email)
     if user is None:
         user = User(
@@ -184,6 +191,7 @@ def create_staff_user(
         user.token_version += 1
     user.role = role
     user.locations = locations
+    user.producer_id = producer.id if producer else None
     db.session.flush()
     record(
         None,
@@ -193,9 +201,32 @@ def create_staff_user(
         email=user.email,
         role=role,
         locations=[loc.code for loc in locations],
+        producer=producer.code if producer else None,
         via="cli",
     )
     return user
+
+
+def _producer_for(role: str, producer_code: str | None) -> Producer | None:
+    """The producer a ``producer`` account is bound to (required for that role, refused for others)."""
+    if role != "producer":
+        if producer_code:
+            raise ValidationFailed(
+                "only a producer account is bound to a producer",
+                errors=[{"field": "producer", "message": "only for the producer role"}],
+            )
+        return None
+    if not producer_code:
+        raise ValidationFailed(
+            "a producer account needs its producer",
+            errors=[{"field": "producer", "message": "required for the producer role"}],
+        )
+    producer = db.session.scalar(select(Producer).where(Producer.code == producer_code))
+    if producer is None:
+        raise ValidationFailed(
+            f"unknown producer {producer_code}", errors=[{"field": "producer", "message": producer_code}]
+        )
+    return producer
 
 
 def change_role(user_id: int, *, role: str, location_codes: list[str] | None = None, actor=None) -> User:
@@ -218,9 +249,16 @@ def change_role(user_id: int, *, role: str, location_codes: list[str] | None = N
             "an operator needs at least one location",
             errors=[{"field": "locations", "message": "required for operators"}],
         )
+    if role == "producer" and user.producer_id is None:
+        raise ValidationFailed(
+            "a producer account is bound to its producer when it is created or invited",
+            errors=[{"field": "role", "message": "not bound to a producer"}],
+        )
     before = {"role": user.role, "locations": [loc.code for loc in user.locations]}
     user.role = role
     user.locations = locations if role == "operator" else []
+    if role != "producer":
+        user.producer_id = None
     user.token_version += 1
     db.session.flush()
     record(
