@@ -171,6 +171,6 @@ def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int
     )
     order.aid_counted = True
     db.session.flush()
-    # Fulfilment (next issue) turns the reservation into a sale movement; the reservation stays until then.
+    # The fulfilment task turns the reservation into a sale movement; the reservation stays until then.
     enqueue("shop.fulfilment.fulfil_order", {"order_id": order.id}, queue="fulfilment")
     notify(order, "paid")

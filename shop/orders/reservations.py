@@ -34,31 +34,6 @@ class Candidate:
     earliest_best_before: date | None
 
 
-def sellable(variant_id: int, location_id: int, on: date) -> int:
-    """Units in lots not past best-before at ``location`` (what could ever be handed over)."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Lot.quantity), 0)).where(
-                Lot.variant_id == variant_id,
-                Lot.location_id == location_id,
-                or_(Lot.best_before.is_(None), Lot.best_before >= on),
-            )
-        )
-        or 0
-    )
-
-
-def _reserved(variant_id: int, location_id: int) -> int:
-    return int(
-        db.session.scalar(
-            select(StockLevel.reserved).where(
-                StockLevel.variant_id == variant_id, StockLevel.location_id == location_id
-            )
-        )
-        or 0
-    )
-
-
 def _stock_at(location_id: int, variant_ids: list[int], on: date) -> dict[int, tuple[int, int, date | None]]:
     """variant id -> (reserved, sellable units, earliest unexpired best-before) at one location, in one
     statement (a new statement, so under READ COMMITTED it sees every commit up to now)."""
@@ -113,11 +88,6 @@ def reserve_at(location: Location, lines: Lines, *, reference: str, on: date, sa
                 )
 
 
-def reserve_for_pickup(hall: Location, lines: Lines, *, reference: str, on: date) -> Location:
-    reserve_at(hall, lines, reference=reference, on=on, savepoint=False)
-    return hall
-
-
 def shipping_locations(on: date) -> list[Location]:
     rows = db.session.scalars(select(Location).where(Location.ships.is_(True)).order_by(Location.id))
     return [loc for loc in rows if loc.is_active_on(on)]
@@ -156,11 +126,6 @@ def reserve_first(plan: list[Location], lines: Lines, *, reference: str, on: dat
         return location
     assert first_error is not None
     raise first_error
-
-
-def reserve_for_delivery(lines: Lines, *, reference: str, on: date) -> Location:
-    """Reserve at the best shipping location that can serve the whole order; return it."""
-    return reserve_first(delivery_plan(lines, on=on), lines, reference=reference, on=on)
 
 
 def release_lines(location: Location, lines: Lines, *, reference: str, reason: str) -> None:
