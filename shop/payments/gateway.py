@@ -44,6 +44,10 @@ class PaymentGateway(Protocol):
         """Make an unpaid online payment impossible to complete (order expired or cancelled)."""
         ...
 
+    def retrieve_intent(self, provider_ref: str) -> dict:
+        """The online payment as the provider has it now (online gateways; the stale-payment sync)."""
+        ...
+
     def refund(self, refund: Refund, payment: Payment) -> RefundResult:
         """Give ``refund.amount_fen`` of ``payment`` back; safe to call again for the same refund."""
         ...

@@ -95,8 +95,13 @@ class StripeGateway:
             raise GatewayUnavailable(f"Stripe unavailable: {exc}") from exc
 
     def retrieve_intent(self, provider_ref: str) -> dict:
-        """The PaymentIntent as Stripe has it now, as a plain dict (what a webhook event would carry)."""
-        pi = self._call(self.client.v1.payment_intents.retrieve, provider_ref)
+        """The PaymentIntent as Stripe has it now, as a plain dict (what a webhook event would carry).
+
+        Its latest charge comes expanded: the charge's ``created`` is when the buyer actually paid.
+        """
+        pi = self._call(
+            self.client.v1.payment_intents.retrieve, provider_ref, params={"expand": ["latest_charge"]}
+        )
         return pi.to_dict(for_json=True)
 
     def refund(self, refund, payment) -> RefundResult:

@@ -66,11 +66,15 @@ def sync_payment(payment_id: int, *, now: datetime | None = None) -> str:
     kind = FINAL.get(intent.get("status", ""))
     if kind is None:
         return f"still {intent.get('status')}"
+    # The event's time becomes the payment's time (and so the aid day): when the buyer paid, which the
+    # expanded latest charge tells, not when this sync happened to notice it.
+    charge = intent.get("latest_charge")
+    paid = charge.get("created") if isinstance(charge, dict) else None
     event = {
         "id": f"sync:{ref}:{intent['status']}",
         "object": "event",
         "type": kind,
-        "created": int((now or utcnow()).timestamp()),
+        "created": paid if isinstance(paid, int) else int((now or utcnow()).timestamp()),
         "data": {"object": intent},
         "shop_source": "payments sync (missed webhook)",
     }

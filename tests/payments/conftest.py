@@ -39,13 +39,17 @@ class StripeStandIn:
     refund_status: str = "succeeded"
     down: bool = False
     counter: int = 0
+    charges: dict[str, dict] = field(default_factory=dict)
 
-    def settle(self, intent_id: str, status: str = "succeeded") -> None:
-        """The buyer finished (or abandoned) the payment at Stripe; no webhook is sent."""
+    def settle(self, intent_id: str, status: str = "succeeded", *, at: int | None = None) -> None:
+        """The buyer finished (or abandoned) the payment at Stripe (at unix time ``at``); no webhook."""
         intent = self.intents[intent_id]
         intent["status"] = status
         if status == "succeeded":
             intent["amount_received"] = intent["amount"]
+            charge = self._next("ch")
+            self.charges[charge] = {"id": charge, "object": "charge", "created": at or int(time.time())}
+            intent["latest_charge"] = charge
 
     def posts(self, prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST" and r.path.startswith(prefix)]
@@ -90,6 +94,9 @@ class StripeStandIn:
             intent = self.intents.get(req.path.split("/")[3])
             if intent is None:
                 return 404, {"error": {"type": "invalid_request_error", "message": "no such payment_intent"}}
+            expand = [v for k, v in req.args.items(multi=True) if k.startswith("expand[")]
+            if "latest_charge" in expand and intent.get("latest_charge"):
+                return 200, {**intent, "latest_charge": self.charges[intent["latest_charge"]]}
             return 200, intent
         if req.path == "/v1/refunds" and req.method == "POST":
             rid = self._next("re")

@@ -1,11 +1,12 @@
 """Missed webhooks: the beat job asks Stripe (the stand-in) about payments still pending and applies
 them exactly as the webhook would, once, whichever of the sync and a late real webhook comes first."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import func, select
 
 from shop.aid.models import AidEntry
+from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.orders.models import Order, order_reference
 from shop.payments.models import Payment, PaymentEvent
@@ -71,3 +72,17 @@ def test_open_or_cancelled_intents_and_stripe_outages(stripe_shop, stripe_api, c
     db.session.rollback()
     statuses = dict(db.session.execute(select(Payment.order_id, Payment.status)).all())
     assert statuses == {open_order["id"]: "pending", gone_order["id"]: "canceled"}
+
+
+def test_a_synced_payment_keeps_the_time_the_buyer_paid_and_its_beijing_day(stripe_shop, stripe_api, client):
+    """Paid at 23:55 Beijing time, noticed by the sync after midnight: the aid day is the day of payment."""
+    order, intent = _order_with_intent(client, buyer())
+    paid = clock.at_local(clock.today() - timedelta(days=1), time(23, 55))
+    stripe_api.settle(intent, at=int(paid.timestamp()))
+    assert sync_stale_payments(now=utcnow() + LATER) == {"paid": 1}
+    db.session.rollback()
+    assert clock.aware(db.session.get(Order, order["id"]).paid_at) == paid
+    days = set(
+        db.session.scalars(select(AidEntry.day).where(AidEntry.source == order_reference(order["id"])))
+    )
+    assert days == {clock.local_day(paid)}
