@@ -33,13 +33,13 @@ import redis
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
+from config.celery import QUEUES
 from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
 from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, TaskFailure
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("default", "payments", "fulfilment", "reports")
 _PAUSE_KEY = "shop.outbox.paused_until"
 
 

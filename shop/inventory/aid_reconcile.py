@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from shop.aid.reconcile import Difference, counted_by_source, register_source_checker
 from shop.core.db import db
-from shop.inventory.models import CounterSale
+from shop.inventory.models import COUNTER_SALE_PREFIX, CounterSale, counter_sale_reference
 
 
 def check_counter_sales() -> Iterator[Difference]:
-    counted = counted_by_source("counter-sale:")
+    counted = counted_by_source(COUNTER_SALE_PREFIX)
     expected = {
-        f"counter-sale:{sale_id}": int(total or 0)
+        counter_sale_reference(sale_id): int(total or 0)
         for sale_id, total in db.session.execute(select(CounterSale.id, CounterSale.total_fen))
     }
     for source in sorted(set(counted) | set(expected)):

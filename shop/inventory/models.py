@@ -298,7 +298,15 @@ class CounterSale(db.Model):
 
     @property
     def reference_key(self) -> str:
-        return f"counter-sale:{self.id}"
+        return counter_sale_reference(self.id)
+
+
+COUNTER_SALE_PREFIX = "counter-sale:"
+
+
+def counter_sale_reference(sale_id: int) -> str:
+    """A counter sale's key in the stock and aid ledgers."""
+    return f"{COUNTER_SALE_PREFIX}{sale_id}"
 
 
 class CounterSaleLine(db.Model):
