@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     SHOP_TIMEZONE: str = "Asia/Shanghai"
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH: int = Field(default=1024 * 1024, ge=1024)
+    # Longest request line (path and query) answered normally; longer is a 414 problem (shop.core.inputs).
+    # gunicorn reads lines up to 8190 bytes (config/gunicorn.py), so keep this below that.
+    MAX_URL_LENGTH: int = Field(default=4096, ge=256, le=8000)
 
     # Payments.
     PAYMENT_GATEWAY: Literal["manual", "stripe"] = "manual"

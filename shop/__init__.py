@@ -38,6 +38,7 @@ from shop.core.api import api, init_api
 from shop.core.celery_app import celery_init_app
 from shop.core.db import configure_engine, db
 from shop.core.errors import register_error_handlers
+from shop.core.inputs import init_guard
 from shop.core.limits import limiter
 from shop.core.logging import configure_logging, init_request_ids
 from shop.fulfilment import api as fulfilment_api
@@ -73,6 +74,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
     init_request_ids(app)
+    init_guard(app)  # bad input is a 4xx before any parser or view sees it
 
     db.init_app(app)
     with app.app_context():
