@@ -23,7 +23,9 @@ SURROGATE = "\\ud800"  # as JSON text: a valid escape of a character Unicode doe
 
 
 def _post_json_text(client, url: str, text: str, headers: dict | None = None):
-    return client.post(url, data=text.encode(), headers={"Content-Type": "application/json", **(headers or {})})
+    return client.post(
+        url, data=text.encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 def _problem(r, status: int) -> dict:

@@ -77,5 +77,5 @@ def test_an_over_long_api_url_is_a_problem(gunicorn, length):
 
 
 def test_ordinary_urls_still_work(gunicorn):
-    status, headers, body = _raw_get(gunicorn, "/api/v1/products?q=" + "x" * 50)
+    status, _headers, body = _raw_get(gunicorn, "/api/v1/products?q=" + "x" * 50)
     assert status == 200 and json.loads(body)["total"] == 0
