@@ -20,6 +20,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("orders_web.my_orders", _l("My orders"), ("customer", "operator", "aid_officer", "admin")),
     ("console.index", _l("Hall console"), ("operator", "admin")),
     ("orders_web.staff_orders", _l("Orders"), ("operator", "admin")),
+    ("returns_web.staff_requests", _l("Refund requests"), ("operator", "admin")),
     ("fulfilment_web.index", _l("Fulfilment"), ("operator", "admin")),
     ("fulfilment_web.queues", _l("Queues"), ("admin",)),
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
