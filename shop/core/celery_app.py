@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_received, worker_ready, worker_shutdown
 from flask import Flask
 from kombu.transport import redis as kombu_redis
 
@@ -158,6 +158,16 @@ def _start_heartbeat(sender=None, **_kwargs) -> None:
     heartbeat = Heartbeat(url, hostname, settings.WORKER_HEARTBEAT_SECONDS)
     heartbeat.start()
     _heartbeats[hostname] = heartbeat
+
+
+@task_received.connect
+def _claim_received(sender=None, request=None, **_kwargs) -> None:
+    # Runs in the worker's main process as a message arrives (maybe long before a pool process starts
+    # it): the heartbeat thread records this worker as its holder.
+    heartbeat = _heartbeats.get(getattr(sender, "hostname", None) or "")
+    outbox_id = (getattr(request, "request_dict", None) or {}).get("shop_outbox_id")
+    if heartbeat is not None and str(outbox_id or "").isdigit():
+        heartbeat.held(int(outbox_id))
 
 
 @worker_shutdown.connect

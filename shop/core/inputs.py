@@ -163,11 +163,12 @@ def _detail(problems: list[dict[str, str]]) -> str:
 
 
 def _field_problems(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
-    return [
-        {"field": text_shown(name), "message": "contains a NUL character"}
-        for name, text in pairs
-        if _UNSTORABLE.search(name) or _UNSTORABLE.search(text)
-    ]
+    """One problem per field (query parameter, form field, path segment) holding a NUL in its name or
+    in any of its values."""
+    bad = dict.fromkeys(
+        text_shown(name) for name, text in pairs if _UNSTORABLE.search(name) or _UNSTORABLE.search(text)
+    )
+    return [{"field": name, "message": "contains a NUL character"} for name in bad]
 
 
 def check_request() -> None:
@@ -176,13 +177,13 @@ def check_request() -> None:
     if _url_length() > limit:
         raise RequestURITooLarge(f"the URL is longer than {limit} characters; send long input in the body")
     problems = _field_problems(
-        (name, value) for name, values in request.args.lists() for value in (*values, "")
+        (name, value) for name, values in request.args.lists() for value in values
     ) + _field_problems((name, str(value)) for name, value in (request.view_args or {}).items())
     is_api = request.path.startswith("/api/")
     has_body = request.method in _BODY_METHODS and _has_body()
     if has_body and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         problems += _field_problems(
-            (name, value) for name, values in request.form.lists() for value in (*values, "")
+            (name, value) for name, values in request.form.lists() for value in values
         )
     if problems:
         raise UnstorableText(_detail(problems[:MAX_TEXT_PROBLEMS]), errors=problems[:MAX_TEXT_PROBLEMS])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import redis
@@ -93,3 +94,26 @@ def test_a_broker_that_lost_its_queues_gets_every_message_again(app):
     assert client.llen("default") == 3
     assert _resent([first, second]) == {first, second}
     assert sweep() == 0
+
+
+def test_a_message_taken_but_not_started_is_recorded_as_held(app):
+    """Prefetched messages wait in the worker's main process; it records them as its own at once."""
+    msg_id = _message(1)
+    hb = Heartbeat(db.engine.url, "prefetcher@host", every_seconds=5)
+    hb.start()
+    try:
+        hb.held(msg_id)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            db.session.rollback()
+            if db.session.get(OutboxMessage, msg_id).seen_by == "prefetcher@host":
+                break
+            time.sleep(0.05)
+        assert db.session.get(OutboxMessage, msg_id).seen_by == "prefetcher@host"
+    finally:
+        hb._stop.set()  # killed: no clean stop, the heartbeat row stays and goes stale
+        hb._wake.set()
+    with atomic():
+        db.session.execute(update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(minutes=10)))
+        db.session.execute(update(OutboxMessage).values(seen_at=utcnow() - timedelta(minutes=10)))
+    assert sweep() == 1 and _resent([msg_id]) == {msg_id}
