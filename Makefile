@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup lint fmt translations clean bench
+.PHONY: run test setup lint fmt translations clean bench soak
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -28,7 +28,11 @@ test: setup ## start PostgreSQL and Redis if needed, make a throwaway database, 
 	@bash scripts/test.sh
 
 bench: setup ## measure every scenario against its baseline in one run (see docs/benchmarks.md)
-	@bash bench/run.sh
+	@bash bench/run.sh $(BENCH_ARGS)
+
+MINUTES ?= 30
+soak: setup ## the mixed load at half its peak for MINUTES (30): errors, p99 and memory over time
+	@bash bench/run.sh --only soak --minutes $(MINUTES)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache --no-logo

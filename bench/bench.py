@@ -364,6 +364,14 @@ def tune(ctx, report: Report) -> None:
         )
 
 
+@scenario("soak")
+def soak(ctx, report: Report) -> None:
+    """Only with --only soak: the mixed load at half its peak for --minutes (bench/soak.py)."""
+    from bench.soak import run
+
+    run(ctx, report)
+
+
 @scenario("memory")
 def memory(ctx, report: Report) -> None:
     """Peak RSS of the web workers after every scenario above and 64 logins from 32 clients at once."""
@@ -415,6 +423,13 @@ def main() -> int:
         help="py-spy the fulfilment worker and the aid web worker; print where their time goes",
     )
     ap.add_argument("--aid-entries", type=int, default=int(os.environ.get("BENCH_AID_ENTRIES", "10000000")))
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=float(os.environ.get("BENCH_SOAK_MINUTES", "30")),
+        help="how long the soak runs (only with --only soak)",
+    )
+    ap.add_argument("--peak-seconds", type=int, default=int(os.environ.get("BENCH_SOAK_PEAK_SECONDS", "30")))
     args = ap.parse_args()
 
     database_url = os.environ["BENCH_DATABASE_URL"]
@@ -470,6 +485,8 @@ def main() -> int:
         "orders": args.orders,
         "profile": args.profile,
         "aid_entries": args.aid_entries,
+        "minutes": args.minutes,
+        "peak_seconds": args.peak_seconds,
         "env": env,
         "out": out_dir,
         "database_url": database_url,
@@ -478,7 +495,7 @@ def main() -> int:
     web = ctx["web"] = start_gunicorn(env, out_dir, workers=args.web_workers, threads=args.web_threads)
     try:
         for name, fn in SCENARIOS.items():
-            if (args.only and name not in args.only) or (name == "tune" and not args.only):
+            if (args.only and name not in args.only) or (name in ("tune", "soak") and not args.only):
                 continue
             print(f"== {name}", flush=True)
             started = time.time()

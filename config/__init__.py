@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     SHOP_TIMEZONE: str = "Asia/Shanghai"
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     MAX_CONTENT_LENGTH: int = Field(default=1024 * 1024, ge=1024)
+    # Longest request line (path and query) answered normally; longer is a 414 problem (shop.core.inputs).
+    # gunicorn reads lines up to 8190 bytes (config/gunicorn.py), so keep this below that.
+    MAX_URL_LENGTH: int = Field(default=4096, ge=256, le=8000)
 
     # Payments.
     PAYMENT_GATEWAY: Literal["manual", "stripe"] = "manual"
@@ -75,6 +78,11 @@ class Settings(BaseSettings):
     # was lost with a killed worker or a restarted broker). Above the longest retry backoff plus the
     # task time limit (config/celery.py), and above the longest queue wait you expect in a backlog.
     OUTBOX_REDELIVER_SECONDS: int = Field(default=900, ge=1)
+    # Every worker writes a heartbeat this often (table worker_heartbeat) and records its name on each
+    # message it starts. A worker silent for WORKER_DEAD_AFTER_SECONDS is dead: the sweep sends the
+    # messages it held again at once, instead of after OUTBOX_REDELIVER_SECONDS (docs/workers.md).
+    WORKER_HEARTBEAT_SECONDS: float = Field(default=10.0, ge=0.1, le=300)
+    WORKER_DEAD_AFTER_SECONDS: float = Field(default=45.0, ge=0.5, le=3600)
     # After this many publications without completing, a message is marked failed (queues page).
     OUTBOX_MAX_ATTEMPTS: int = Field(default=10, ge=1, le=1000)
     # After a failed publish, this process leaves new messages to the sweep for this long, so requests
@@ -163,6 +171,11 @@ class Settings(BaseSettings):
                 )
             if self.FULFILMENT_STEP_DELAY_MS:
                 raise ConfigError("FULFILMENT_STEP_DELAY_MS is a test knob; keep it 0 in production")
+        if self.WORKER_DEAD_AFTER_SECONDS < 3 * self.WORKER_HEARTBEAT_SECONDS:
+            raise ConfigError(
+                "WORKER_DEAD_AFTER_SECONDS must be at least three WORKER_HEARTBEAT_SECONDS: a worker that "
+                "misses one heartbeat (a busy moment, a slow database) is not dead"
+            )
         if self.PAYMENT_GATEWAY == "stripe":
             if not self.STRIPE_SECRET_KEY:
                 raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY")

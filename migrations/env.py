@@ -69,6 +69,12 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def _sqlite_pragma(connection, statement: str) -> None:
+    """Run a pragma on the driver's connection, outside any transaction (the shop's engine begins one
+    for every statement it runs, and SQLite ignores this pragma inside a transaction)."""
+    connection.connection.driver_connection.execute(statement)
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -94,10 +100,24 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table (copy, DROP, rename): with foreign keys enforced, dropping
+            # a table other rows point at fails. The pragma only works outside a transaction; the check
+            # below proves the migrations left every reference intact before enforcement comes back.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migrations left dangling references: {broken[:10]}")
+        if sqlite:
+            if connection.in_transaction():
+                connection.commit()  # the shop's engine began one after the migrations' own
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

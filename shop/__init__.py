@@ -21,7 +21,8 @@ import shop.inventory.models
 import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
-import shop.payments.models  # noqa: F401
+import shop.payments.models
+import shop.returns.models  # noqa: F401
 from config import ROOT, Settings, load_settings
 from shop import cli
 from shop.accounts import api as accounts_api
@@ -38,6 +39,7 @@ from shop.core.api import api, init_api
 from shop.core.celery_app import celery_init_app
 from shop.core.db import configure_engine, db
 from shop.core.errors import register_error_handlers
+from shop.core.inputs import init_guard
 from shop.core.limits import limiter
 from shop.core.logging import configure_logging, init_request_ids
 from shop.fulfilment import api as fulfilment_api
@@ -49,6 +51,8 @@ from shop.ops.metrics import init_metrics
 from shop.orders import api as orders_api
 from shop.orders import views as orders_views
 from shop.payments import api as payments_api
+from shop.returns import api as returns_api
+from shop.returns import views as returns_views
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -73,6 +77,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     configure_logging(settings.LOG_FORMAT, settings.LOG_LEVEL)
     init_request_ids(app)
+    init_guard(app)  # bad input is a 4xx before any parser or view sees it
 
     db.init_app(app)
     with app.app_context():
@@ -112,3 +117,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(aid_views.bp)
     app.register_blueprint(inventory_views.bp)
+    api.register_blueprint(returns_api.blp)
+    app.register_blueprint(returns_views.bp)

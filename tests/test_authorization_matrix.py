@@ -53,6 +53,13 @@ class World:
             assert p.status_code == 200, p.json
         return r.json["id"]
 
+    def new_refund_request(self, hall: str = "DL-WX") -> int:
+        """The customer asks to cancel a paid order picked up at ``hall`` (a refund request)."""
+        order_id = self.new_order(hall, paid=True)
+        r = self.call("customer", "POST", f"/api/v1/orders/{order_id}/refund-requests", {"reason": "cancel"})
+        assert r.status_code == 201, r.json
+        return r.json["id"]
+
 
 @pytest.fixture(scope="module")
 def world(pg_app):
@@ -181,6 +188,43 @@ ROWS: dict[str, Row] = {
         lambda w: f"/api/v1/orders/{w.new_order(paid=True)}/refunds",
         lambda w: {"reason": "buyer changed mind"},
         [401, 403, 403, 403, 403, 201],
+    ),
+    # -- refund requests (the customer's, on paid orders picked up at hall DL-WX unless "own hall")
+    "refund request create": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order(paid=True)}/refund-requests",
+        lambda w: {"reason": "cancel"},
+        [401, 201, 404, 404, 404, 404],
+    ),
+    "refund request list": (
+        "GET",
+        lambda w: "/api/v1/refund-requests",
+        lambda w: None,
+        [401, 200, 200, 200, 200, 200],
+    ),
+    "refund request detail": (
+        "GET",
+        lambda w: f"/api/v1/refund-requests/{w.new_refund_request()}",
+        lambda w: None,
+        [401, 200, 404, 404, 404, 200],
+    ),
+    "refund request approve": (
+        "POST",
+        lambda w: f"/api/v1/refund-requests/{w.new_refund_request()}/approve",
+        lambda w: {},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "refund request approve own hall": (
+        "POST",
+        lambda w: f"/api/v1/refund-requests/{w.new_refund_request('DL-HM')}/approve",
+        lambda w: {},
+        [401, 403, 403, 200, 403, 200],
+    ),
+    "refund request reject": (
+        "POST",
+        lambda w: f"/api/v1/refund-requests/{w.new_refund_request()}/reject",
+        lambda w: {"reason": "already packed"},
+        [401, 403, 403, 403, 403, 200],
     ),
     # -- halls and stock (operator of DL-HM acting on DL-WX)
     "stock": (

@@ -27,6 +27,7 @@ from shop.aid.models import AidEntry, AidProgramme, AidRollup
 from shop.aid.reports import CHANNEL_NAMES, DateRange, programme_totals, resolve_range
 from shop.catalog.models import Category, Location, Producer, Product, Variant
 from shop.core.db import db
+from shop.core.exports import safe_row
 
 MAX_DAYS = 366
 MAX_ROWS = {"csv": 1_000_000, "xlsx": 200_000}
@@ -134,25 +135,28 @@ def _entry_rows(req: ExportRequest, conn: Connection) -> Iterator[tuple]:
 
 
 def _cells(row: tuple) -> list:
+    """One ledger entry as export cells; names typed by people cannot become formulas (``safe_row``)."""
     (_id, day, source, reverses_id, channel, direct, category, product, sku, producer, township, location,
      quantity, amount, qualifying, cert) = row  # fmt: skip
-    return [
-        day,
-        source,
-        REVERSAL if reverses_id else SALE,
-        CHANNEL_NAMES[channel][0],
-        DIRECT if direct else HELPED,
-        category,
-        product,
-        sku,
-        producer,
-        township,
-        location or "",
-        quantity,
-        yuan(amount),
-        YES if qualifying else NO,
-        cert or "",
-    ]
+    return safe_row(
+        [
+            day,
+            source,
+            REVERSAL if reverses_id else SALE,
+            CHANNEL_NAMES[channel][0],
+            DIRECT if direct else HELPED,
+            category,
+            product,
+            sku,
+            producer,
+            township,
+            location or "",
+            quantity,
+            yuan(amount),
+            YES if qualifying else NO,
+            cert or "",
+        ]
+    )
 
 
 def _total_row(quantity: int, amount: int) -> list:
@@ -211,7 +215,7 @@ def write_xlsx(req: ExportRequest) -> IO[bytes]:
     wb = Workbook(write_only=True)
     summary = wb.create_sheet("汇总")
     for row in summary_rows(req):
-        summary.append(row)
+        summary.append(safe_row(row))
     detail = wb.create_sheet("明细")
     detail.append(HEADERS)
     money_col = HEADERS.index("消费帮扶金额（元）")

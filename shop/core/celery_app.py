@@ -13,22 +13,24 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
+from celery.signals import task_received, worker_ready, worker_shutdown
 from flask import Flask
 from kombu.transport import redis as kombu_redis
 
 from config.celery import TASK_RETRY, celery_config
 from shop.core import outbox
 from shop.core.db import db, in_unit_of_work
+from shop.core.heartbeat import Heartbeat
 from shop.core.logging import request_id_var
 
 log = logging.getLogger(__name__)
 
 
-def _track(mark, message_id: int) -> None:
+def _track(mark, message_id: int, *args) -> None:
     """Tell the outbox about a message; never fail the task for it (the database may be failing over):
     at worst the sweep sends the message once more and the idempotent task does nothing."""
     try:
-        mark(message_id)
+        mark(message_id, *args)
     except Exception as exc:
         db.session.rollback()
         log.warning("could not record outbox message %s: %s", message_id, exc)
@@ -94,9 +96,9 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 try:
                     if outbox_id:
-                        # Seen alive: the sweep does not re-send a message whose task is running or
-                        # waiting for its retry.
-                        _track(outbox.mark_seen, int(outbox_id))
+                        # Seen alive, and by which worker: the sweep does not re-send a message whose
+                        # task is running or waiting for its retry, unless that worker's heartbeat stops.
+                        _track(outbox.mark_seen, int(outbox_id), self.request.hostname)
                     result = self.run(*args, **kwargs)
                     if outbox_id:
                         _track(outbox.mark_completed, int(outbox_id))
@@ -135,4 +137,41 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.loader.import_default_modules()
 
     app.extensions["celery"] = celery_app
+    celery_app.flask_app = app  # type: ignore[attr-defined]  # for the worker signals below
     return celery_app
+
+
+# -- the worker's heartbeat (shop.core.heartbeat): started when a worker is ready, removed when it stops
+
+_heartbeats: dict[str, Heartbeat] = {}
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **_kwargs) -> None:
+    flask_app = getattr(getattr(sender, "app", None), "flask_app", None)
+    hostname = getattr(sender, "hostname", None)
+    if flask_app is None or not hostname or hostname in _heartbeats:
+        return
+    settings = flask_app.extensions["settings"]
+    with flask_app.app_context():
+        url = db.engine.url
+    heartbeat = Heartbeat(url, hostname, settings.WORKER_HEARTBEAT_SECONDS)
+    heartbeat.start()
+    _heartbeats[hostname] = heartbeat
+
+
+@task_received.connect
+def _claim_received(sender=None, request=None, **_kwargs) -> None:
+    # Runs in the worker's main process as a message arrives (maybe long before a pool process starts
+    # it): the heartbeat thread records this worker as its holder.
+    heartbeat = _heartbeats.get(getattr(sender, "hostname", None) or "")
+    outbox_id = (getattr(request, "request_dict", None) or {}).get("shop_outbox_id")
+    if heartbeat is not None and str(outbox_id or "").isdigit():
+        heartbeat.held(int(outbox_id))
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(sender=None, **_kwargs) -> None:
+    heartbeat = _heartbeats.pop(getattr(sender, "hostname", None) or "", None)
+    if heartbeat is not None:
+        heartbeat.stop()

@@ -31,6 +31,9 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Last time a worker started (or retried) its task: it is alive, the sweep leaves it alone.
     seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker (Celery hostname) that last started it: when that worker's heartbeat stops, the sweep
+    # sends the message again without waiting OUTBOX_REDELIVER_SECONDS.
+    seen_by: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -79,3 +82,16 @@ class PeriodicRun(db.Model):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WorkerHeartbeat(db.Model):
+    """A Celery worker's sign of life, written every WORKER_HEARTBEAT_SECONDS while it runs (its row is
+    deleted when it stops cleanly). A worker silent for WORKER_DEAD_AFTER_SECONDS is dead: the messages
+    it held are sent again (``shop.core.outbox.redeliver_from_dead_workers``)."""
+
+    __tablename__ = "worker_heartbeat"
+
+    hostname: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

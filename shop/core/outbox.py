@@ -36,7 +36,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from config.celery import QUEUES
 from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
 from shop.core.logging import current_request_id
-from shop.core.models import OutboxMessage, TaskFailure
+from shop.core.models import OutboxMessage, PeriodicRun, TaskFailure, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def relay(
     return _send(list(db.session.scalars(stmt)))
 
 
-def _send(messages: list[OutboxMessage]) -> int:
+def _send(messages: list[OutboxMessage], *, forget_holder: bool = False) -> int:
     # End the read; each message is marked in its own small transaction. The rollback expires the rows,
     # so what publishing needs is copied first: reading each row again would cost a SELECT and a COMMIT
     # per message.
@@ -142,6 +142,8 @@ def _send(messages: list[OutboxMessage]) -> int:
         current_app.extensions[_PAUSE_KEY] = 0.0
         now = utcnow()
         values = {"sent_at": now, "attempts": OutboxMessage.attempts + 1}
+        if forget_holder:  # sent again: whoever held it before is no longer its holder
+            values.update(seen_at=None, seen_by=None)
         if ran:
             values["completed_at"] = now
         with atomic():
@@ -176,23 +178,92 @@ def redeliver(*, silent_for_seconds: int, limit: int = 500) -> int:
     )
     for msg in messages:
         log.warning("outbox message %s (%s) sent but never completed; sending it again", msg.id, msg.task)
-    return _send(messages)
+    return _send(messages, forget_holder=True)
+
+
+def redeliver_from_dead_workers(*, dead_after_seconds: float, limit: int = 500) -> int:
+    """Send again, at once, messages a worker started and then stopped answering for.
+
+    A message names the worker that last started it (``seen_by``); a worker whose heartbeat
+    (``shop.core.heartbeat``) is older than ``dead_after_seconds``, or gone because it stopped, holds
+    nothing any more: its running task died with it and Redis would hand the message out again only after
+    the visibility timeout. A live worker's messages (running, or waiting for their retry) are left alone.
+    """
+    cutoff = utcnow() - timedelta(seconds=dead_after_seconds)
+    alive = select(WorkerHeartbeat.hostname).where(WorkerHeartbeat.beat_at > cutoff)
+    held_by_dead = and_(
+        OutboxMessage.sent_at.is_not(None),
+        OutboxMessage.completed_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.seen_by.is_not(None),
+        OutboxMessage.seen_at <= cutoff,
+        OutboxMessage.seen_by.not_in(alive),
+    )
+    messages = list(
+        db.session.scalars(select(OutboxMessage).where(held_by_dead).order_by(OutboxMessage.id).limit(limit))
+    )
+    for msg in messages:
+        log.warning(
+            "outbox message %s (%s) was held by worker %s, whose heartbeat stopped; sending it again",
+            msg.id,
+            msg.task,
+            msg.seen_by,
+        )
+    return _send(messages, forget_holder=True)
+
+
+# The broker's own record that it still has everything the relay published: a key in the broker's Redis
+# database, and a row in periodic_run saying the sweep wrote it. A Redis restarted without persistence
+# (or flushed) has lost the key together with every queued message.
+BROKER_MARKER = "shop.outbox.broker-marker"
+
+
+def broker_lost_messages() -> bool:
+    """Whether the broker lost its queues since the last sweep (Redis only; never raises)."""
+    url = _settings().CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return False  # the file broker keeps its folder
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        present = bool(client.exists(BROKER_MARKER))
+        client.set(BROKER_MARKER, utcnow().isoformat())
+    except redis.RedisError:
+        return False  # unreachable: nothing can be sent now anyway; the next sweep looks again
+    with atomic():
+        existed = db.session.get(PeriodicRun, BROKER_MARKER) is not None
+        if not existed:
+            db.session.add(PeriodicRun(name=BROKER_MARKER, last_run_at=utcnow(), runs=0))
+        elif not present:
+            db.session.execute(
+                update(PeriodicRun)
+                .where(PeriodicRun.name == BROKER_MARKER)
+                .values(last_run_at=utcnow(), runs=PeriodicRun.runs + 1)
+            )
+    return existed and not present
 
 
 def sweep() -> int:
-    """Send what was not sent after its commit, and again what was sent but never completed (beat)."""
+    """Send what was not sent after its commit, and again what was sent but never completed (beat):
+    at once when its worker died or the broker lost its queues, else after OUTBOX_REDELIVER_SECONDS."""
     settings = _settings()
     sent = relay(older_than_seconds=settings.OUTBOX_STALE_SECONDS)
+    sent += redeliver_from_dead_workers(dead_after_seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+    if broker_lost_messages():
+        log.warning(
+            "the broker lost its queues (restarted without persistence?); sending every message again"
+        )
+        sent += redeliver(silent_for_seconds=0)
     return sent + redeliver(silent_for_seconds=settings.OUTBOX_REDELIVER_SECONDS)
 
 
-def mark_seen(message_id: int) -> None:
-    """A worker started (or retries) the message's task: it is alive, do not re-send it yet."""
+def mark_seen(message_id: int, worker: str | None = None) -> None:
+    """A worker started (or retries) the message's task: it is alive, do not re-send it yet. ``worker``
+    (its Celery hostname) lets the sweep re-send the message at once if that worker dies."""
     with atomic():
         db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
-            .values(seen_at=utcnow())
+            .values(seen_at=utcnow(), seen_by=(worker or None) and worker[:200])
         )
 
 

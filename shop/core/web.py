@@ -10,7 +10,6 @@ from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import UnsupportedMediaType
 
 from shop.core import clock
 
@@ -21,6 +20,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("orders_web.my_orders", _l("My orders"), ("customer", "operator", "aid_officer", "admin")),
     ("console.index", _l("Hall console"), ("operator", "admin")),
     ("orders_web.staff_orders", _l("Orders"), ("operator", "admin")),
+    ("returns_web.staff_requests", _l("Refund requests"), ("operator", "admin")),
     ("fulfilment_web.index", _l("Fulfilment"), ("operator", "admin")),
     ("fulfilment_web.queues", _l("Queues"), ("admin",)),
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
@@ -82,17 +82,6 @@ def init_web(app: Flask) -> None:
     login_manager.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
-
-    @app.before_request
-    def _json_only_api():
-        # The API speaks JSON only: a body of any other type is refused before it reaches a parser.
-        if (
-            request.path.startswith("/api/")
-            and request.method in ("POST", "PUT", "PATCH")
-            and (request.content_length or 0) > 0
-            and request.mimetype != "application/json"
-        ):
-            raise UnsupportedMediaType("send the request body as application/json")
 
     @app.before_request
     def _csrf_for_pages():

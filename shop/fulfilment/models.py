@@ -13,8 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import db, utcnow
 
-SHIPMENT_STATES = ("awaiting_dispatch", "shipped", "delivered")
-TICKET_STATES = ("ready", "handed_over")
+# "cancelled": the order was refunded in full before the goods left (shop.fulfilment.services.void_handover).
+SHIPMENT_STATES = ("awaiting_dispatch", "shipped", "delivered", "cancelled")
+TICKET_STATES = ("ready", "handed_over", "cancelled")
 # Couriers operators can pick; "other" needs the name in the tracking note.
 COURIERS = ("sf", "jd", "ems", "zto", "yto", "sto", "yunda", "jtexpress", "deppon", "cold_chain", "other")
 
@@ -26,7 +27,9 @@ class Shipment(db.Model):
     __tablename__ = "shipment"
     __table_args__ = (
         UniqueConstraint("order_id"),
-        CheckConstraint("status IN ('awaiting_dispatch','shipped','delivered')", name="status_known"),
+        CheckConstraint(
+            "status IN ('awaiting_dispatch','shipped','delivered','cancelled')", name="status_known"
+        ),
         Index("ix_shipment_location_status", "location_id", "status"),
     )
 
@@ -50,7 +53,7 @@ class PickupTicket(db.Model):
     __tablename__ = "pickup_ticket"
     __table_args__ = (
         UniqueConstraint("order_id"),
-        CheckConstraint("status IN ('ready','handed_over')", name="status_known"),
+        CheckConstraint("status IN ('ready','handed_over','cancelled')", name="status_known"),
         # Codes are reused once handed over, so only open tickets need to be told apart.
         Index(
             "uq_pickup_ticket_open_code",

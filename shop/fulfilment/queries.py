@@ -199,7 +199,7 @@ def fulfilment_of(order: Order) -> dict | None:
         return {
             "kind": "pickup",
             "status": ticket.status,
-            "code": ticket.code,
+            "code": ticket.code if ticket.status != "cancelled" else None,
             "location": (order.pickup_location or order.location).code,
             "ready_at": ticket.created_at,
             "handed_over_at": ticket.handed_over_at,

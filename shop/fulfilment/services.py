@@ -247,7 +247,7 @@ def ship_order(
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
     shipment = _shipment_of(order)
-    if shipment is None or shipment.status == "delivered":
+    if shipment is None or shipment.status in ("delivered", "cancelled"):
         raise NothingToShip(f"order {order.number} has no parcel waiting to be shipped")
     if shipment.status == "shipped":
         if (shipment.courier, shipment.tracking_number, shipment.courier_note) == (courier, tracking, note):
@@ -284,7 +284,7 @@ def mark_delivered(order_id: int, *, staff: User) -> Shipment:
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)
     shipment = _shipment_of(order)
-    if shipment is None or shipment.status == "awaiting_dispatch":
+    if shipment is None or shipment.status in ("awaiting_dispatch", "cancelled"):
         raise NotShipped(f"order {order.number} has not been shipped")
     if shipment.status == "delivered":
         return shipment
@@ -357,6 +357,26 @@ def hand_over(location: Location, code: str, *, staff: User) -> Order:
     _complete(order, staff, reason="handed over at the hall")
     record(staff, "pickup.handed_over", target_type="order", target_id=order.id, number=order.number)
     return order
+
+
+def void_handover(order: Order) -> str:
+    """Cancel the hand-over of an order (its row locked by the caller) that has nothing left to hand
+    over, refunded in full before the goods left: its waiting pickup ticket can no longer be handed
+    over and frees its code, its parcel not yet shipped leaves the dispatch list. Return what happened.
+    """
+    if order.status not in ("refunded", "cancelled"):
+        return f"kept: order is {order.status}"
+    done = []
+    ticket = db.session.scalar(select(PickupTicket).where(PickupTicket.order_id == order.id))
+    if ticket is not None and ticket.status == "ready":
+        ticket.status = "cancelled"
+        done.append(f"pickup code {ticket.code} cancelled")
+    shipment = _shipment_of(order)
+    if shipment is not None and shipment.status == "awaiting_dispatch":
+        shipment.status = "cancelled"
+        done.append("parcel cancelled")
+    db.session.flush()
+    return "; ".join(done) or "nothing to cancel"
 
 
 def retry_fulfilment(order_id: int, *, staff: User) -> Order:

@@ -9,19 +9,22 @@ unit, so one sale that cannot be recorded does not hold back the rest of the tab
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import marshmallow as ma
 from flask_smorest import Blueprint
+from sqlalchemy.exc import DataError
 
 from shop.accounts.auth import api_user, ensure_location_access, require_role
 from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic
-from shop.core.errors import ShopError, error_body, invalid_input
+from shop.core.errors import ShopError, error_body, invalid_input, problem_body
 from shop.core.idempotency import idempotent
+from shop.core.inputs import UnstorableText, items_checked_one_by_one, text_problems, text_shown
 from shop.inventory import adjustments, queries, sales, transfers
 from shop.inventory import schemas as s
 from shop.inventory.services import reconcile
@@ -29,6 +32,7 @@ from shop.inventory.services import reconcile
 blp = Blueprint(
     "inventory_api", __name__, url_prefix="/api/v1", description="Halls and stock (operators and admins)"
 )
+log = logging.getLogger(__name__)
 STAFF = ("operator", "admin")
 SECURITY = [{"bearerAuth": []}]
 
@@ -291,6 +295,7 @@ def sell(data: dict, *, location, user):
 
 
 @blp.route("/locations/<code>/sales/batch", methods=["POST"])
+@items_checked_one_by_one("sales")
 @blp.arguments(s.SaleBatchSchema)
 @blp.response(200, s.BatchSchemaOut)
 @blp.doc(security=SECURITY)
@@ -299,37 +304,50 @@ def sell_batch(data: dict, code: str):
     """Post a tablet's queue of offline sales; each is recorded (or found again) on its own.
 
     Every result carries the status the single endpoint would have answered: 201 recorded, 200 already
-    recorded, 4xx with a problem. Sales are handled in the order given.
+    recorded, 4xx with a problem. Sales are handled in the order given, and whatever one sale holds (a
+    NUL byte, an unpaired surrogate, a value the database refuses) answers that sale only.
     """
     user = api_user()
     location = queries.location_for(user, code)
-    results = []
-    for i, raw in enumerate(data["sales"]):
-        client_sale_id = raw.get("client_sale_id") if isinstance(raw, dict) else None
-        try:
-            try:
-                parsed = s.SaleSchemaIn().load(raw if isinstance(raw, dict) else {})
-            except ma.ValidationError as exc:
-                raise invalid_input(exc.messages, prefix=f"sales.{i}") from None
-            with atomic():
-                body, status = _record_sale(location, parsed, user)
-        except ShopError as err:
-            results.append(
-                {
-                    "client_sale_id": client_sale_id,
-                    "status": err.status,
-                    "sale": None,
-                    "problem": error_body(err),
-                }
-            )
-            continue
-        results.append({"client_sale_id": client_sale_id, "status": status, "sale": body, "problem": None})
+    results = [_batch_result(location, i, raw, user) for i, raw in enumerate(data["sales"])]
     return {
         "results": results,
         "created": sum(r["status"] == 201 for r in results),
         "replayed": sum(r["status"] == 200 for r in results),
         "failed": sum(r["status"] >= 400 for r in results),
     }
+
+
+def _batch_result(location, i: int, raw: Any, user) -> dict:
+    """One sale of a batch in its own unit of work, answered whatever happens to it."""
+    client_sale_id = raw.get("client_sale_id") if isinstance(raw, dict) else None
+    shown_id = text_shown(client_sale_id) if isinstance(client_sale_id, str) else None
+    try:
+        if problems := text_problems(raw, prefix=f"sales.{i}"):
+            raise UnstorableText(
+                "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+            )
+        try:
+            parsed = s.SaleSchemaIn().load(raw if isinstance(raw, dict) else {})
+        except ma.ValidationError as exc:
+            raise invalid_input(exc.messages, prefix=f"sales.{i}") from None
+        with atomic():
+            body, status = _record_sale(location, parsed, user)
+    except ShopError as err:
+        return {"client_sale_id": shown_id, "status": err.status, "sale": None, "problem": error_body(err)}
+    except DataError:
+        # A value the database refuses that validation let through: this sale only.
+        problem = problem_body(
+            422, "Invalid input", f"sales.{i}: a value is out of range", slug="validation-failed"
+        )
+        return {"client_sale_id": shown_id, "status": 422, "sale": None, "problem": problem}
+    except Exception:
+        log.exception("counter sale %s of a batch at %s failed", i, location.code)
+        problem = problem_body(
+            500, "Internal error", f"sales.{i} could not be recorded; retry it", slug="internal"
+        )
+        return {"client_sale_id": shown_id, "status": 500, "sale": None, "problem": problem}
+    return {"client_sale_id": shown_id, "status": status, "sale": body, "problem": None}
 
 
 @blp.route("/locations/<code>/sales")

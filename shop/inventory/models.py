@@ -118,6 +118,7 @@ MOVEMENT_KINDS = (
     "transfer_in",  # entered the destination of a transfer (+), or back at the source on cancel
     "counter_sale",  # sold at a hall's counter (-)
     "online_sale",  # an online order fulfilled (-, - reserved)
+    "pick_returned",  # picked for an online order refunded before hand-over: back in its lot (+)
     "reservation",  # reserved for an online order (+ reserved)
     "release",  # reservation given back (- reserved)
     "adjustment",  # found stock, losses, samples, other (±, with a reason)

@@ -471,6 +471,78 @@ def release(
     db.session.flush()
 
 
+PICKED_KIND = "online_sale"  # how an online order's units leave their lots (shop.fulfilment.pick_order)
+PUT_BACK_KIND = "pick_returned"
+
+
+def put_back_picked(
+    lines: list[tuple[Variant, int]],
+    location: Location,
+    *,
+    picked_reference: str,
+    reference: str,
+    reason: str = "refunded before hand-over",
+    actor_id: int | None = None,
+) -> None:
+    """Put units picked for an online order (``picked_reference``, its ``order:<id>``) back into the lots
+    they were taken from: the order was refunded while its goods were still in the shop.
+
+    Each lot gets back at most what the pick took from it less what earlier put-backs of the same pick
+    returned (their movements carry the pick's reference in ``note``); on hand rises, nothing is
+    reserved. Levels are locked in ascending id order, each before its lots, as takers do. Raises
+    InsufficientStock when asked to put back more than the pick took.
+    """
+    ordered = sorted(((level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0])
+    for lvl, variant, qty in ordered:
+        _positive(qty)
+        db.session.execute(
+            update(StockLevel).where(StockLevel.id == lvl).values(on_hand=StockLevel.on_hand + qty)
+        )
+        out_by_lot = db.session.execute(
+            select(StockMovement.lot_id, func.sum(StockMovement.quantity))
+            .where(
+                StockMovement.variant_id == variant.id,
+                StockMovement.location_id == location.id,
+                StockMovement.lot_id.is_not(None),
+                or_(
+                    and_(StockMovement.kind == PICKED_KIND, StockMovement.reference == picked_reference),
+                    and_(StockMovement.kind == PUT_BACK_KIND, StockMovement.note == picked_reference),
+                ),
+            )
+            .group_by(StockMovement.lot_id)
+            .order_by(StockMovement.lot_id.desc())
+        ).all()
+        remaining = qty
+        for lot_id, net in out_by_lot:
+            n = min(-int(net or 0), remaining)
+            if n <= 0:
+                continue
+            db.session.execute(update(Lot).where(Lot.id == lot_id).values(quantity=Lot.quantity + n))
+            _record(
+                PUT_BACK_KIND,
+                variant_id=variant.id,
+                location_id=location.id,
+                quantity=n,
+                lot_id=lot_id,
+                actor_id=actor_id,
+                reason=reason,
+                note=picked_reference,
+                reference=reference,
+            )
+            remaining -= n
+            if not remaining:
+                break
+        if remaining:
+            raise InsufficientStock(
+                f"cannot put back {qty} {variant.sku} at {location.code}: "
+                f"only {qty - remaining} were picked for {picked_reference} and are not back yet",
+                sku=variant.sku,
+                location=location.code,
+            )
+    db.session.expire_all()
+    db.session.flush()
+
+
 def transit_location() -> Location:
     """Return the in-transit location, creating it on first use (race-safe upsert).
 

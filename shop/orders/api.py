@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import jsonify, make_response
 from flask_smorest import Blueprint
 
 from shop.accounts.auth import api_user, require_role
@@ -11,6 +12,8 @@ from shop.core.idempotency import idempotent
 from shop.core.limits import limit_orders
 from shop.orders import services
 from shop.orders.schemas import CancelIn, OrderIn, OrderListArgs, OrderOut, OrderPage, order_dict
+from shop.returns import services as returns
+from shop.returns.schemas import RefundRequestOut, request_dict
 
 blp = Blueprint("orders_api", __name__, url_prefix="/api/v1/orders", description="Orders")
 SECURITY = [{"bearerAuth": []}]
@@ -82,12 +85,23 @@ def get_order(order_id: int):
 @blp.route("/<int:order_id>/cancel", methods=["POST"])
 @blp.arguments(CancelIn)
 @blp.response(200, OrderOut)
+@blp.alt_response(
+    202,
+    schema=RefundRequestOut,
+    description="The order is paid: the cancellation is a refund request the hall approves",
+)
 @blp.doc(security=SECURITY)
 @require_role()
 def cancel_order(data: dict, order_id: int):
-    """Cancel before fulfilment: the stock is released, and a paid order is refunded in full."""
+    """Cancel before fulfilment: an unpaid order at once (its stock released, 200). A paid order its buyer
+    cancels before hand-over becomes a refund request (reason ``cancel``, 202) that staff of its location
+    approve; staff of the location cancel a paid order at once, refunding it in full."""
     user = api_user()
     with atomic():
         services.order_for_viewer(order_id, user)
-        order = services.cancel_order(order_id, actor=user, reason=data["reason"] or "cancelled by the buyer")
-        return order_dict(services.order_details(order), staff=user.is_staff)
+        done = returns.cancel_order(order_id, actor=user, reason=data["reason"] or "cancelled by the buyer")
+        if done.request is not None:
+            # Another body than the 200's schema: rendered here (flask-smorest dumps with the 200's).
+            body = RefundRequestOut().dump(request_dict(done.request, done.order))
+            return make_response(jsonify(body), 202)
+        return order_dict(services.order_details(done.order), staff=user.is_staff)

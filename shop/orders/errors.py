@@ -31,3 +31,10 @@ class BadTransition(Conflict):
 
     slug = "order-state"
     title = "Not possible in the order's current state"
+
+
+class RefundRequestNeeded(Conflict):
+    """A buyer cannot take back money by cancelling: a paid order's refund is a request staff decide."""
+
+    slug = "refund-request-needed"
+    title = "A paid order is refunded on request"

@@ -34,6 +34,7 @@ from shop.orders.errors import (
     InvalidLines,
     NotYourOrder,
     OrderNotFound,
+    RefundRequestNeeded,
 )
 from shop.orders.lifecycle import lock_order, notify, release_reservation
 from shop.orders.models import Order, OrderLine, OrderStatusChange
@@ -371,7 +372,11 @@ def order_details(order: Order) -> OrderDetails:
 
 
 def cancel_order(order_id: int, *, actor: User, reason: str = "cancelled by the buyer") -> Order:
-    """Cancel an order before fulfilment starts: release its stock, and refund it in full if paid."""
+    """Cancel an order before fulfilment starts: release its stock, and refund it in full if paid.
+
+    Only staff of the order's location cancel a paid order directly; its buyer's cancellation is a refund
+    request (``shop.returns.services.cancel_order``), so nobody is refunded without the hall knowing.
+    """
     order = lock_order(order_id)
     if order.user_id != actor.id and not actor.can_act_at(order.location):
         raise NotYourOrder("only the buyer or staff of the order's location can cancel it")
@@ -381,6 +386,12 @@ def cancel_order(order_id: int, *, actor: User, reason: str = "cancelled by the 
             status_now=order.status,
         )
     was = order.status
+    if was == "paid" and not actor.can_act_at(order.location):
+        # Money was taken: its buyer asks, staff of the location decide (shop.returns, docs/orders.md).
+        raise RefundRequestNeeded(
+            f"order {order.number} is paid: ask for a refund (reason cancel); the hall approves it",
+            status_now=order.status,
+        )
     if was == "paid":
         # A cancellation after payment is a full refund of what is left to refund.
         refunds.create_refund(order, actor_id=actor.id, reason=reason, full=True, cancelling=True)

@@ -17,6 +17,12 @@ from shop.orders.models import Order, OrderStatusChange
 
 AFTER_FULFILMENT = ("ready_for_pickup", "shipped", "completed")
 REFUNDABLE = ("paid", "fulfilling", *AFTER_FULFILMENT, "partially_refunded")
+# Picked (the reservation became sale movements on lots) but still in the shop: a refund puts the goods
+# back on the shelf and the rest, if any, is still handed over.
+PICKED_NOT_HANDED_OVER = ("fulfilling", "ready_for_pickup")
+# The goods left the shop (with the courier, or handed over at the hall): a refund puts nothing back
+# unless they are returned (``restock_location``); a partial refund makes the order partially_refunded.
+HANDED_OVER = ("shipped", "completed", "partially_refunded")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "cancelled", "expired"}),

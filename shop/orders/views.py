@@ -22,9 +22,9 @@ from shop.orders import cart, services
 from shop.orders.models import STATUSES
 from shop.orders.services import TIANJIN_DISTRICTS
 from shop.payments import queries as payment_queries
-from shop.payments import refunds
 from shop.payments import services as payments
 from shop.payments.errors import InvalidRefund
+from shop.returns import services as returns
 
 bp = Blueprint("orders_web", __name__)
 
@@ -166,6 +166,7 @@ def order_page(order_id: int):
         refunds=details.refunds,
         notices=services.notices_for(order),
         fulfilment=fulfilment,
+        refund_request=returns.latest_request(order),
         returning_from_stripe=bool(request.args.get("payment_intent")),
     )
 
@@ -176,11 +177,14 @@ def cancel(order_id: int):
     services.order_for_viewer(order_id, current_user)
     try:
         with atomic():
-            services.cancel_order(order_id, actor=current_user, reason="cancelled by the buyer")
+            done = returns.cancel_order(order_id, actor=current_user, reason="cancelled by the buyer")
     except ShopError as err:
         _flash_error(err)
     else:
-        flash(_("The order is cancelled."), "ok")
+        if done.request is not None:
+            flash(_("Your cancellation was sent to the hall; you are refunded once staff approve it."), "ok")
+        else:
+            flash(_("The order is cancelled."), "ok")
     return redirect(url_for("orders_web.order_page", order_id=order_id))
 
 
@@ -264,6 +268,7 @@ def staff_order(order_id: int):
         payments=payment_queries.payments_of(order),
         refunds=details.refunds,
         methods=payments.MANUAL_METHODS,
+        refund_request=returns.latest_request(order),
         locations=[loc for loc in current_user.locations]
         if current_user.role != "admin"
         else list_locations(),
@@ -302,7 +307,7 @@ def staff_refund(order_id: int):
             if key.startswith("refund-qty-") and value.strip() not in ("", "0"):
                 lines.append({"sku": key.removeprefix("refund-qty-"), "quantity": _int(value)})
         with atomic():
-            refunds.refund_order(
+            returns.refund_order(
                 order_id,
                 staff=current_user,
                 reason=form.get("reason", "").strip() or "refund by staff",

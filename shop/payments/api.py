@@ -12,10 +12,11 @@ from shop.core.limits import limit_webhook
 from shop.orders import lifecycle
 from shop.orders import services as orders
 from shop.orders.schemas import OrderOut, order_dict, refund_dict
-from shop.payments import refunds, services, webhooks
+from shop.payments import services, webhooks
 from shop.payments.errors import StripeNotEnabled
 from shop.payments.schemas import IntentOut, ManualPaymentIn, RefundCreatedOut, RefundIn, WebhookOut
 from shop.payments.stripe_gateway import StripeGateway
+from shop.returns import services as returns
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1", description="Payments and refunds")
 SECURITY = [{"bearerAuth": []}]
@@ -68,7 +69,7 @@ def create_refund(data: dict, order_id: int):
     """Staff: refund all that is left (no amount, no lines), some lines, or an amount; sent after commit."""
     staff = api_user()
     with atomic():
-        refund = refunds.refund_order(
+        refund = returns.refund_order(
             order_id,
             staff=staff,
             reason=data["reason"],

@@ -11,6 +11,11 @@ class AmountMismatch(ValidationFailed):
     title = "The amount does not match the order"
 
 
+class UnknownPaymentMethod(ValidationFailed):
+    slug = "unknown-payment-method"
+    title = "Unknown payment method"
+
+
 class RefundTooLarge(ValidationFailed):
     slug = "refund-too-large"
     title = "Refund above what was paid"

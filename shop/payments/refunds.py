@@ -2,8 +2,10 @@
 
 The refund's unit of work records everything the shop owes to its books at once: the refund row, the
 refunded lines and amounts on the order, the aid ledger reversal, the stock (reserved units released
-when the goods never left, or returned goods put back with ``add_stock(kind="return")``), the order's
-status and an outbox message. The task ``shop.payments.send_refund`` then calls the gateway with the
+when the goods were not picked yet; picked units put back into their lots when the goods were picked but
+not handed over; returned goods put back with ``add_stock(kind="return")`` after hand-over), the order's
+status and an outbox message. A pickup ticket or parcel left with nothing to hand over is voided by the
+use case above payments and fulfilment (``shop.returns.services.refund_order``). The task ``shop.payments.send_refund`` then calls the gateway with the
 idempotency key ``refund-<id>``; the gateway's webhook (or its answer) settles the refund.
 """
 
@@ -13,19 +15,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from shop.accounts.auth import ensure_location_access
-from shop.accounts.models import User
 from shop.aid.services import SaleLine, reverse_sale
-from shop.audit.services import record
 from shop.catalog.models import Location, Variant
-from shop.catalog.services import get_location
 from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
 from shop.inventory import services as stock
 from shop.orders import lifecycle as orders
 from shop.orders.errors import BadTransition
 from shop.orders.models import Order, OrderLine
-from shop.orders.states import AFTER_FULFILMENT, REFUNDABLE, advance, can_move
+from shop.orders.states import HANDED_OVER, PICKED_NOT_HANDED_OVER, REFUNDABLE, advance, can_move
 from shop.payments.errors import InvalidRefund, NothingToRefund, RefundTooLarge
 from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment, Refund
@@ -140,9 +138,18 @@ def create_refund(
         raise BadTransition(f"order {order.number} is {order.status}; nothing was paid to refund")
     if order.refundable_fen <= 0:
         raise NothingToRefund(f"order {order.number} has been refunded in full")
-    if restock_at is not None and order.reservation_state != "consumed":
+    # Picked from the lots but not handed over yet (a pickup waiting at the hall, a parcel not shipped):
+    # the refunded units go back into the lots they came from, here, through the stock ledger.
+    picked_here = order.reservation_state == "consumed" and order.status in PICKED_NOT_HANDED_OVER
+    if restock_at is not None and (order.reservation_state != "consumed" or picked_here):
+        where = order.location.code
         raise InvalidRefund(
-            "the goods have not left the shop: their reservation is released, nothing comes back",
+            "the goods have not left the shop: "
+            + (
+                f"they go back on the shelf at {where} by themselves"
+                if picked_here
+                else "their reservation is released, nothing comes back"
+            ),
             errors=[{"field": "restock_location", "message": "only for goods that were handed over"}],
         )
     allocs, amount, everything = _allocate(order, amount_fen=amount_fen, lines=lines, full=full)
@@ -172,6 +179,14 @@ def create_refund(
     if order.reservation_state == "held" and moved:
         # The goods never left: their reserved units go back to sale.
         stock.release(moved, order.location, reference=reference, reason="order refunded", actor_id=actor_id)
+    if picked_here and moved:
+        stock.put_back_picked(
+            moved,
+            order.location,
+            picked_reference=order.reference_key,
+            reference=reference,
+            actor_id=actor_id,
+        )
     if order.reservation_state == "held" and all(ln.refunded_quantity == ln.quantity for ln in order.lines):
         order.reservation_state = "released"
     if restock_at is not None:
@@ -200,7 +215,7 @@ def create_refund(
         orders.release_reservation(order, reason="order refunded", actor_id=actor_id)
         if not cancelling and can_move(order.status, "refunded"):
             advance(order, "refunded", actor_id=actor_id, reason=reason, closed_at=utcnow())
-    elif order.status in AFTER_FULFILMENT:
+    elif order.status in HANDED_OVER and order.status != "partially_refunded":
         advance(order, "partially_refunded", actor_id=actor_id, reason=reason)
     db.session.flush()
     enqueue("shop.payments.send_refund", {"refund_id": refund.id}, queue="payments")
@@ -225,44 +240,6 @@ def refund_payment(order: Order, payment: Payment, *, reason: str) -> Refund:
     order.refunded_fen += payment.amount_fen
     db.session.flush()
     enqueue("shop.payments.send_refund", {"refund_id": refund.id}, queue="payments")
-    return refund
-
-
-def refund_order(
-    order_id: int,
-    *,
-    staff: User,
-    reason: str,
-    amount_fen: int | None = None,
-    lines: list[dict] | None = None,
-    restock_location: str | None = None,
-) -> Refund:
-    """Staff refund (part of) an order at one of their locations."""
-    order = orders.lock_order(order_id)
-    ensure_location_access(staff, order.location)
-    restock_at = None
-    if restock_location:
-        restock_at = get_location(restock_location)
-        ensure_location_access(staff, restock_at)
-    refund = create_refund(
-        order,
-        reason=reason,
-        actor_id=staff.id,
-        amount_fen=amount_fen,
-        lines=lines,
-        restock_at=restock_at,
-    )
-    record(
-        staff,
-        "order.refunded",
-        target_type="order",
-        target_id=order.id,
-        number=order.number,
-        refund_id=refund.id,
-        amount_fen=refund.amount_fen,
-        reason=refund.reason,
-        restock_location=restock_location or "",
-    )
     return refund
 
 

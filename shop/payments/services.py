@@ -26,7 +26,7 @@ from shop.orders.errors import BadTransition
 from shop.orders.models import Order
 from shop.orders.states import advance
 from shop.payments import refunds
-from shop.payments.errors import AmountMismatch, WrongGateway
+from shop.payments.errors import AmountMismatch, UnknownPaymentMethod, WrongGateway
 from shop.payments.gateway import IntentResult
 from shop.payments.gateways import get_gateway
 from shop.payments.models import Payment
@@ -54,7 +54,16 @@ def confirm_manual_payment(
     reference: str = "",
     now: datetime | None = None,
 ) -> Order:
-    """Record that staff received the order's money at the hall or by transfer; the order becomes paid."""
+    """Record that staff received the order's money at the hall or by transfer; the order becomes paid.
+
+    ``method`` must be one of MANUAL_METHODS whoever calls (the API schema, the staff page's form, a
+    script): the audit log and the hall's cash-up rely on it.
+    """
+    if method not in MANUAL_METHODS:
+        raise UnknownPaymentMethod(
+            f"{method!r} is not a way the shop takes money; one of {', '.join(MANUAL_METHODS)}",
+            errors=[{"field": "method", "message": f"one of {', '.join(MANUAL_METHODS)}"}],
+        )
     now = now or utcnow()
     order = orders.lock_order(order_id)
     ensure_location_access(staff, order.location)

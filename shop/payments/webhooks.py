@@ -91,39 +91,23 @@ def _process(event: dict) -> tuple[str, int | None]:
 def _metadata_id(obj: dict, key: str) -> int | None:
     value = (obj.get("metadata") or {}).get(key)
     try:
-        return int(value) if value is not None else None
+        number = int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _payment_for_intent(obj: dict) -> tuple[Payment | None, int | None]:
-    payment = db.session.scalar(
-        select(Payment).where(Payment.gateway == "stripe", Payment.provider_ref == obj.get("id"))
-    )
-    if payment is not None:
-        return payment, payment.order_id
-    return None, _metadata_id(obj, "order_id")
+    return number if number is not None and 0 < number < 2**31 else None  # ids are 32-bit
 
 
 def _payment_intent_event(kind: str, obj: dict, event: dict) -> tuple[str, int | None]:
     if kind not in HANDLED:
         return f"ignored: {kind} not handled", None
-    payment, order_id = _payment_for_intent(obj)
-    if order_id is None or db.session.get(Order, order_id) is None:
-        return "ignored: no order for this payment", None
-    order = orders.lock_order(order_id)
+    # Only a PaymentIntent the shop created (and stored when it did) can pay an order; metadata naming
+    # an order is anyone's to write (another integration on the same Stripe account, a dashboard user).
+    payment = db.session.scalar(
+        select(Payment).where(Payment.gateway == "stripe", Payment.provider_ref == obj.get("id"))
+    )
     if payment is None:
-        # The event came before (or instead of) our own record of the intent: record it now.
-        payment = Payment(
-            order_id=order.id,
-            gateway="stripe",
-            provider_ref=str(obj.get("id")),
-            amount_fen=int(obj.get("amount") or 0),
-            currency=str(obj.get("currency") or "cny").upper(),
-            status="pending",
-        )
-        db.session.add(payment)
-        db.session.flush()
+        return _unknown_intent(kind, obj)
+    order = orders.lock_order(payment.order_id)
     if kind == "payment_intent.succeeded":
         created = event.get("created")
         paid_at = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else utcnow()
@@ -149,6 +133,28 @@ def _payment_intent_event(kind: str, obj: dict, event: dict) -> tuple[str, int |
     payment.status = "canceled"
     db.session.flush()
     return "payment canceled", order.id
+
+
+def _unknown_intent(kind: str, obj: dict) -> tuple[str, int | None]:
+    """A PaymentIntent the shop never created: never applied to an order. When money was taken for an
+    order its metadata names, that order is flagged for staff, who decide in the Stripe dashboard."""
+    order_id = _metadata_id(obj, "order_id")
+    if order_id is None or db.session.get(Order, order_id) is None:
+        return "ignored: no order for this payment", None
+    if kind != "payment_intent.succeeded":
+        return f"ignored: {kind} for a PaymentIntent the shop did not create", order_id
+    order = orders.lock_order(order_id)
+    intent = str(obj.get("id"))[:120]
+    received = obj.get("amount_received")
+    amount = received if received is not None else obj.get("amount")
+    note = (
+        f"Stripe reports PaymentIntent {intent} ({amount} {str(obj.get('currency') or '').upper()}) "
+        "as paid for this order, but the shop did not create it: not applied. Check it in the Stripe "
+        "dashboard and refund it there if it is not this order's payment."
+    )
+    if intent not in order.attention_note:
+        orders.flag(order, note)
+    return "PaymentIntent not created by the shop: flagged, not applied", order.id
 
 
 def _find_refund(obj: dict) -> Refund | None:

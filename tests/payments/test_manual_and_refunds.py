@@ -204,12 +204,13 @@ def test_refund_creation_is_idempotent(inline_outbox, client):
     assert db.session.scalar(select(func.count()).select_from(Refund)) == 1
 
 
-def test_cancelling_a_paid_order_is_a_full_refund(inline_outbox, client):
+def test_staff_cancelling_a_paid_order_is_a_full_refund(inline_outbox, client):
+    """Staff of the order's location cancel a paid order at once (its buyer asks: tests/returns)."""
     staff = create_user("op@x.cn", role="operator", locations=["DL-HM"])
     b = buyer()
     order = _paid_order(client, staff, b)
     r = client.post(
-        f"/api/v1/orders/{order['id']}/cancel", json={"reason": "no longer needed"}, headers=auth(b)
+        f"/api/v1/orders/{order['id']}/cancel", json={"reason": "no longer needed"}, headers=auth(staff)
     )
     assert r.status_code == 200 and r.json["status"] == "cancelled"
     assert r.json["refunded_fen"] == order["total_fen"] and r.json["refunds"][0]["status"] == "pending"

@@ -187,7 +187,8 @@ def test_failure_then_success_pays(stripe_shop, client):
     _paid_once(order["id"])
 
 
-def test_success_before_the_shop_stored_the_intent_is_matched_by_metadata(stripe_shop, client):
+def test_an_intent_the_shop_did_not_create_never_pays_its_order(stripe_shop, client):
+    """Metadata naming an order is anyone's to write: only an intent the shop stored pays an order."""
     order = client.post("/api/v1/orders", json=order_body(), headers=auth(buyer())).json
     r = deliver(
         client,
@@ -199,8 +200,11 @@ def test_success_before_the_shop_stored_the_intent_is_matched_by_metadata(stripe
             amount=order["total_fen"],
         ),
     )
-    assert r.json["outcome"] == "paid"
-    _paid_once(order["id"])
+    assert r.status_code == 200 and "not created by the shop" in r.json["outcome"]
+    db.session.rollback()
+    stored = db.session.get(Order, order["id"])
+    assert stored.status == "pending_payment" and stored.paid_fen == 0 and stored.needs_attention
+    assert "pi_unseen" in stored.attention_note
 
 
 def test_bad_signatures_are_400_and_store_nothing(stripe_shop, client):
