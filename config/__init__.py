@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     # Requests per client address. A work unit's whole staff may sit behind one office address and sign
     # up and in on the same morning, so these only stop floods; guessing is slowed by the failure
     # budgets below, which count wrong passwords, not requests.
-    RATE_LIMIT_AUTH: str = "300/minute;3000/hour"  # sign-in: the sign-in page and /api/v1/auth/token together
+    RATE_LIMIT_AUTH: str = "600/minute;6000/hour"  # sign-in: the sign-in page and /api/v1/auth/token together
     RATE_LIMIT_REGISTER: str = "300/minute;1000/hour"
     RATE_LIMIT_PASSWORD_RESET: str = "30/minute;300/hour"  # reset requests and confirmations
     RATE_LIMIT_PASSWORD_RESET_EMAIL: str = "5/hour"  # reset mails to one address (no mail bombing)

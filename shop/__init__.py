@@ -49,6 +49,8 @@ from shop.ops.metrics import init_metrics
 from shop.orders import api as orders_api
 from shop.orders import views as orders_views
 from shop.payments import api as payments_api
+from shop.people import admin_api as people_api
+from shop.people import views as people_views
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -112,3 +114,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(aid_views.bp)
     app.register_blueprint(inventory_views.bp)
+    api.register_blueprint(people_api.blp)
+    app.register_blueprint(people_views.bp)
