@@ -2,7 +2,7 @@
 
 Revision ID: 0014
 Revises: 0013
-Create Date: 2026-12-10 10:00:00.000000
+Create Date: 2026-12-03 20:00:00.000000
 
 - user_account.active: a deactivated account cannot sign in or use any session or token.
 - revoked_token: bearer tokens and web sessions ended by logout, kept until they would have expired.
