@@ -13,6 +13,9 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+# The path without its query string and no Referer: password links carry their token in the query, and
+# search boxes carry names; neither belongs in an access log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
 # Build the app in each worker, after fork: no database connections are shared across processes.
 preload_app = False
 

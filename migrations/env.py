@@ -94,10 +94,28 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (copy, drop, rename). With foreign keys enforced, dropping a
+            # table that other rows reference fails, so a migration of user_account on a shop with orders
+            # could not run. As Alembic advises: enforcement off during the migration (outside any
+            # transaction, where SQLite accepts the pragma), every reference checked before commit.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.rollback()
+                if broken:
+                    raise RuntimeError(f"migration left rows referencing nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                if connection.in_transaction():  # a pragma inside a transaction is silently ignored
+                    connection.rollback()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +35,7 @@ bp = Blueprint("accounts", __name__)
 _REQUIRED = _l("Please fill this in.")
 _EMAIL = _l("Please enter a valid email address.")
 _PASSWORD_LENGTH = _l("At least 8 and at most 128 characters.")
+_LINK_TOKEN = "password_link"  # session key: the token of the password link being used
 # Pages a person should not be sent back to after signing in.
 _NOT_BACK_TO = ("/login", "/register", "/password/")
 
@@ -162,9 +173,14 @@ def forgot_password():
 @bp.route("/password/set", methods=["GET", "POST"])
 @limit_password_reset
 def set_password():
+    if request.method == "GET" and "token" in request.args:
+        # Keep the token out of the address bar (history of a shared tablet) and of the Referer of
+        # every later request: hold it in the signed session and show the page under a clean address.
+        session[_LINK_TOKEN] = request.args.get("token", "")[:200]
+        return redirect(url_for("accounts.set_password"), 303)
     form = SetPasswordForm()
     if request.method == "GET":
-        form.token.data = request.args.get("token", "")[:200]
+        form.token.data = session.get(_LINK_TOKEN, "")
     link_error = None
     if form.validate_on_submit():
         try:
@@ -177,8 +193,12 @@ def set_password():
                 raise
         else:
             sessions.forget()
+            session.pop(_LINK_TOKEN, None)
             flash(_("Your password is set. Sign in with it now."), "ok")
             return redirect(url_for("accounts.login"))
     elif form.token.errors:
         link_error = _("This link is incomplete. Open the link from the email again.")
-    return render_template("accounts/set_password.html", form=form, link_error=link_error)
+    resp = make_response(render_template("accounts/set_password.html", form=form, link_error=link_error))
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -186,9 +186,14 @@ def test_set_password_page(app, client):
             data={"csrf_token": csrf(client, "/password/forgot"), "email": "li@example.cn"},
         )
     token = last_link_token("li@example.cn")
-    page = client.get(f"/password/set?token={token}")
-    assert page.status_code == 200 and "设置密码" in page.get_data(as_text=True)
-    form = {"csrf_token": csrf(client, f"/password/set?token={token}"), "token": token}
+    opened = client.get(f"/password/set?token={token}")
+    # The token leaves the address bar at once (shared tablets keep history; later requests' Referer).
+    assert opened.status_code == 303 and opened.headers["Location"] == "/password/set"
+    page = client.get("/password/set")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "设置密码" in html and f'value="{token}"' in html
+    assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+    form = {"csrf_token": csrf(client, "/password/set"), "token": token}
     r = client.post("/password/set", data={**form, "password": "new-password-1", "confirm": "other-password"})
     html = r.get_data(as_text=True)
     assert 'id="confirm-error"' in html and "两次输入的密码不一致" in html

@@ -46,6 +46,12 @@ def test_the_control_socket_can_be_disabled_or_placed(monkeypatch, tmp_path):
     assert long.control_socket_disable  # a path a Unix socket cannot hold: go without, do not fail
 
 
+def test_access_logs_keep_query_strings_and_referers_out(monkeypatch, tmp_path):
+    """Password links carry their token in the query string (and then in the Referer)."""
+    fmt = _gunicorn_config(monkeypatch, DATA_DIR=str(tmp_path)).access_log_format
+    assert "%(U)s" in fmt and "%(r)s" not in fmt and "%(q)s" not in fmt and "%(f)s" not in fmt
+
+
 def _free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -56,6 +56,7 @@ def test_invite_set_password_land_and_deactivate(seeded, live_server, browser, t
         _shot(admin, "people-list.png", tmp_path)
 
         operator.goto(f"{live_server}/password/set?token={last_link_token('wang.fang@dongli.gov.cn')}")
+        expect(operator).to_have_url(live_server + "/password/set")  # the token left the address bar
         operator.fill("input[name=password]", "huaming-2026")
         operator.fill("input[name=confirm]", "huaming-2026!")
         operator.click("#set-password-form button[type=submit]")
