@@ -13,6 +13,7 @@ Every field can be set from an environment variable of the same name (``DATABASE
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,10 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config import secret_key
 from config.timeouts import MAX_BACKOFF_SECONDS, TASK_TIME_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SECRET = "embedded-default-not-secret"
+# Keys that were once published (the source used to carry a fixed embedded one): never accepted again.
+PUBLISHED_SECRET_KEYS = frozenset({"embedded-default-not-secret"})
+LOOPBACK = "127.0.0.1/32,::1/128"
 
 
 class ConfigError(RuntimeError):
@@ -34,7 +38,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     SHOP_PROFILE: Literal["embedded", "production", "test"] = "embedded"
-    SECRET_KEY: str = DEFAULT_SECRET
+    # Signs sessions and bearer tokens. Unset outside production: a random key made on first start and
+    # kept in DATA_DIR/secret_key (mode 0600, config/secret_key.py). Production refuses to start without it.
+    SECRET_KEY: str = ""
     DATA_DIR: Path = ROOT / "var"
 
     # Stores. Empty means "the embedded default for this profile".
@@ -48,6 +54,12 @@ class Settings(BaseSettings):
     # Manual payment (pay at the pickup hall, or by bank transfer) cannot happen within minutes.
     MANUAL_RESERVATION_MINUTES: int = Field(default=48 * 60, ge=1, le=14 * 24 * 60)
     API_TOKEN_TTL_SECONDS: int = Field(default=12 * 3600, ge=60)
+    # A web sign-in ends this long after it began at the latest (and a signed cookie is not accepted
+    # longer than that after it was last written).
+    WEB_SESSION_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    # Emailed links: a password reset link, and the invitation a new staff member sets a password with.
+    PASSWORD_RESET_TTL_SECONDS: int = Field(default=3600, ge=300, le=7 * 24 * 3600)
+    INVITATION_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
     DEFAULT_LOCALE: Literal["zh", "en"] = "zh"
     # The zone of every business date and every time a person reads (shop.core.clock); not the server's.
     SHOP_TIMEZONE: str = "Asia/Shanghai"
@@ -114,7 +126,20 @@ class Settings(BaseSettings):
 
     # Abuse protection (Flask-Limiter). Storage is Redis when REDIS_URL is set, else process memory.
     RATELIMIT_ENABLED: bool = True
-    RATE_LIMIT_AUTH: str = "10/minute;100/hour"
+    # Requests per client address. A work unit's whole staff may sit behind one office address and sign
+    # up and in on the same morning, so these only stop floods; guessing is slowed by the failure
+    # budgets below, which count wrong passwords, not requests.
+    RATE_LIMIT_AUTH: str = "600/minute;6000/hour"  # sign-in: the sign-in page and /api/v1/auth/token together
+    RATE_LIMIT_REGISTER: str = "300/minute;1000/hour"
+    RATE_LIMIT_PASSWORD_RESET: str = "30/minute;300/hour"  # reset requests and confirmations
+    RATE_LIMIT_PASSWORD_RESET_EMAIL: str = "5/hour"  # reset mails to one address (no mail bombing)
+    # Wrong passwords within LOGIN_FAILURE_WINDOW_SECONDS: for one account from one client address (the
+    # lockout a stranger elsewhere cannot trigger), for one account from all addresses together (slows
+    # guessing spread over many addresses), and for all accounts from one address (slows spraying).
+    LOGIN_FAILURE_WINDOW_SECONDS: int = Field(default=900, ge=10, le=24 * 3600)
+    LOGIN_MAX_FAILURES_PER_CLIENT: int = Field(default=5, ge=1, le=1000)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: int = Field(default=50, ge=1, le=100_000)
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int = Field(default=200, ge=1, le=1_000_000)
     RATE_LIMIT_ORDERS: str = "30/minute"
     RATE_LIMIT_WEBHOOK: str = "600/minute"
     # Wrong pickup codes typed by one operator at one hall (right codes never count): a six-digit code
@@ -122,6 +147,11 @@ class Settings(BaseSettings):
     RATE_LIMIT_PICKUP_CODES: str = "10/minute;30/hour"
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
     PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
+
+    # /metrics answers only these client addresses or networks (comma-separated; default loopback outside
+    # production, nobody in production) or a request with ``Authorization: Bearer <METRICS_TOKEN>``.
+    METRICS_ALLOW_FROM: str = ""
+    METRICS_TOKEN: str = ""
 
     # Logs: "json" (one object per line, with request id) or "text". Production defaults to json.
     LOG_FORMAT: Literal["json", "text", ""] = ""
@@ -158,9 +188,18 @@ class Settings(BaseSettings):
             self.LOG_FORMAT = "json" if self.SHOP_PROFILE == "production" else "text"
         if self.CATALOGUE_CACHE_SECONDS < 0:
             self.CATALOGUE_CACHE_SECONDS = 2.0 if self.SHOP_PROFILE == "production" else 0.0
+        if self.SECRET_KEY in PUBLISHED_SECRET_KEYS:
+            raise ConfigError(
+                "SECRET_KEY is a published value; unset it (a random one is made) or set your own"
+            )
+        if not self.METRICS_ALLOW_FROM and self.SHOP_PROFILE != "production":
+            self.METRICS_ALLOW_FROM = LOOPBACK
+        _ = self.metrics_networks  # validated now, not at the first scrape
         if self.SHOP_PROFILE == "production":
-            if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32:
+            if len(self.SECRET_KEY) < secret_key.MIN_LENGTH:
                 raise ConfigError("production needs SECRET_KEY of at least 32 random characters")
+            if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 24:
+                raise ConfigError("METRICS_TOKEN must be at least 24 random characters")
             if not self.SESSION_COOKIE_SECURE:
                 raise ConfigError("production needs SESSION_COOKIE_SECURE=true (HTTPS-only cookies)")
         if self.SHOP_PROFILE == "production":
@@ -191,6 +230,27 @@ class Settings(BaseSettings):
     def broker_folder(self) -> Path:
         return Path(self.DATA_DIR) / "broker"
 
+    @property
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The client networks /metrics answers (``METRICS_ALLOW_FROM``)."""
+        nets = []
+        for part in self.METRICS_ALLOW_FROM.replace(" ", ",").split(","):
+            if part.strip():
+                try:
+                    nets.append(ipaddress.ip_network(part.strip(), strict=False))
+                except ValueError as exc:
+                    raise ConfigError(f"METRICS_ALLOW_FROM: {part.strip()!r} is not an address") from exc
+        return nets
+
+    def ensure_secret_key(self) -> str:
+        """The signing key: ``SECRET_KEY``, else the one kept in ``DATA_DIR`` (made on first use)."""
+        if not self.SECRET_KEY:
+            try:
+                self.SECRET_KEY = secret_key.load_or_create(Path(self.DATA_DIR))
+            except (OSError, secret_key.SecretKeyFileError) as exc:
+                raise ConfigError(f"no SECRET_KEY and none could be kept in DATA_DIR: {exc}") from exc
+        return self.SECRET_KEY
+
     def flask_config(self) -> dict[str, Any]:
         """Return the Flask/extension settings derived from this configuration."""
         engine_options: dict[str, Any] = {"pool_pre_ping": True}
@@ -200,13 +260,16 @@ class Settings(BaseSettings):
         else:
             engine_options["connect_args"] = {"timeout": 30}
         return {
-            "SECRET_KEY": self.SECRET_KEY,
+            "SECRET_KEY": self.ensure_secret_key(),
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "MAX_CONTENT_LENGTH": self.MAX_CONTENT_LENGTH,
             "SESSION_COOKIE_SECURE": self.SESSION_COOKIE_SECURE,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
+            # How long a signed session cookie is accepted after it was last written (shop.accounts.sessions
+            # also ends every sign-in WEB_SESSION_TTL_SECONDS after it began).
+            "PERMANENT_SESSION_LIFETIME": self.WEB_SESSION_TTL_SECONDS,
             "REMEMBER_COOKIE_SECURE": self.SESSION_COOKIE_SECURE,
             "BABEL_DEFAULT_LOCALE": self.DEFAULT_LOCALE,
             "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "shop" / "translations"),

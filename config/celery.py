@@ -35,6 +35,7 @@ TASK_MODULES = (
     "workers.orders",
     "workers.payments",
     "workers.reports",
+    "workers.accounts",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
@@ -72,6 +73,8 @@ def beat_schedule() -> dict[str, dict]:
         "outbox-purge-daily": {"task": "shop.outbox.purge", "schedule": crontab(hour=3, minute=30)},
         # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
         "aid-reconcile-nightly": {"task": "shop.aid.reconcile", "schedule": crontab(hour=2, minute=40)},
+        # Revoked tokens, sign-in failure counters and password links that can no longer matter.
+        "accounts-purge-hourly": {"task": "shop.accounts.purge_expired", "schedule": 3600.0},
     }
 
 

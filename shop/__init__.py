@@ -51,6 +51,8 @@ from shop.ops.metrics import init_metrics
 from shop.orders import api as orders_api
 from shop.orders import views as orders_views
 from shop.payments import api as payments_api
+from shop.people import admin_api as people_api
+from shop.people import views as people_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
 
@@ -119,3 +121,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(inventory_views.bp)
     api.register_blueprint(returns_api.blp)
     app.register_blueprint(returns_views.bp)
+    api.register_blueprint(people_api.blp)
+    app.register_blueprint(people_views.bp)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -12,6 +14,13 @@ from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.demo import seed_demo
 from shop.inventory.services import reconcile as reconcile_stock
+
+DEMO_STAFF = (
+    ("admin@demo.gangu.local", "admin", []),
+    ("huaming@demo.gangu.local", "operator", ["DL-HM"]),
+    ("warehouse@demo.gangu.local", "operator", ["GG-WH"]),
+    ("officer@demo.gangu.local", "aid_officer", []),
+)
 
 
 def register(app: Flask) -> None:
@@ -55,19 +64,17 @@ def register(app: Flask) -> None:
 
     @users.command("ensure-demo-staff")
     def ensure_demo_staff() -> None:
-        """Create the demo staff accounts (embedded profile only) and print their logins."""
+        """Create the demo staff accounts (embedded profile only) with random passwords, printed once."""
         if current_app.extensions["settings"].SHOP_PROFILE != "embedded":
             raise click.ClickException("demo staff accounts exist only in the embedded profile")
-        demo = [
-            ("admin@demo.gangu.local", "demo-admin-pass", "admin", []),
-            ("huaming@demo.gangu.local", "demo-operator-pass", "operator", ["DL-HM"]),
-            ("warehouse@demo.gangu.local", "demo-operator-pass", "operator", ["GG-WH"]),
-            ("officer@demo.gangu.local", "demo-officer-pass", "aid_officer", []),
-        ]
-        for email, password, role, locs in demo:
-            if find_user_by_email(email) is None:
-                with atomic():
-                    create_staff_user(email=email, password=password, role=role, location_codes=locs)
+        for email, role, locs in DEMO_STAFF:
+            if find_user_by_email(email) is not None:
+                click.echo(f"  demo {role:<11} {email} (exists; its password was printed when it was made)")
+                continue
+            # Random, never in the source: a shop started with demo data must not open with known logins.
+            password = secrets.token_urlsafe(12)
+            with atomic():
+                create_staff_user(email=email, password=password, role=role, location_codes=locs)
             click.echo(f"  demo {role:<11} {email} / {password} {' '.join(locs)}")
 
     app.cli.add_command(users)

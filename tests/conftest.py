@@ -242,3 +242,21 @@ def create_user(
 
     with atomic():
         return create_staff_user(email=email, password=password, role=role, location_codes=locations or [])
+
+
+def sign_in_session(client, user) -> None:
+    """Sign ``user`` in on ``client`` as the sign-in form does, without spending its rate limits.
+
+    A web session names the account's token version and carries a session id and its start
+    (shop.accounts.sessions); a bare ``_user_id`` in the session is refused.
+    """
+    import secrets
+
+    from shop.accounts import sessions
+    from shop.core import clock
+
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess["_fresh"] = True
+        sess[sessions.SID] = secrets.token_urlsafe(16)
+        sess[sessions.SID_BEGAN] = int(clock.now().timestamp())

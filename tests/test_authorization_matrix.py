@@ -367,6 +367,56 @@ ROWS: dict[str, Row] = {
         lambda w: {"role": "customer"},
         [401, 403, 403, 403, 403, 200],
     ),
+    # -- accounts and people (trust-auth)
+    "password reset request": (
+        "POST",
+        lambda w: "/api/v1/auth/password-reset",
+        lambda w: {"email": f"someone{next(_seq)}@example.cn"},
+        [202] * 6,
+    ),
+    "password reset confirm with a bad link": (
+        "POST",
+        lambda w: "/api/v1/auth/password-reset/confirm",
+        lambda w: {"token": "no-such-link", "password": "long-enough-1"},
+        [422] * 6,
+    ),
+    "staff list": ("GET", lambda w: "/api/v1/admin/staff", lambda w: None, [401, 403, 403, 403, 403, 200]),
+    "staff invite": (
+        "POST",
+        lambda w: "/api/v1/admin/staff",
+        lambda w: {"email": f"invitee{next(_seq)}@x.cn", "name": "新同事", "role": "aid_officer"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "staff detail": (
+        "GET",
+        lambda w: f"/api/v1/admin/staff/{create_user(f'u{next(_seq)}@x.cn').id}",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "staff change": (
+        "PATCH",
+        lambda w: f"/api/v1/admin/staff/{create_user(f'u{next(_seq)}@x.cn').id}",
+        lambda w: {"role": "aid_officer"},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "staff deactivate": (
+        "POST",
+        lambda w: f"/api/v1/admin/staff/{create_user(f'u{next(_seq)}@x.cn').id}/deactivate",
+        lambda w: {},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "staff reactivate": (
+        "POST",
+        lambda w: f"/api/v1/admin/staff/{create_user(f'u{next(_seq)}@x.cn').id}/reactivate",
+        lambda w: {},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "staff password link": (
+        "POST",
+        lambda w: f"/api/v1/admin/staff/{create_user(f'u{next(_seq)}@x.cn').id}/password-link",
+        lambda w: {},
+        [401, 403, 403, 403, 403, 202],
+    ),
     "certificate add": (
         "POST",
         lambda w: "/api/v1/admin/producers/1/certificates",
@@ -391,6 +441,17 @@ def test_authorization_matrix(world, name):
             assert r.content_type == "application/problem+json", (name, role, r.status_code)
         actual.append(r.status_code)
     assert dict(zip(ROLES, actual, strict=True)) == dict(zip(ROLES, expected, strict=True))
+
+
+def test_logout_ends_the_callers_own_token_for_every_role(world):
+    """POST /api/v1/auth/logout: 401 without a token; for every role 204 and only that token ends."""
+    assert world.call("anonymous", "POST", "/api/v1/auth/logout").status_code == 401
+    for role, (email, _, _) in USERS.items():
+        fresh = world.client.post("/api/v1/auth/token", json={"email": email, "password": "password-123"})
+        auth = {"Authorization": f"Bearer {fresh.json['access_token']}"}
+        assert world.client.post("/api/v1/auth/logout", headers=auth).status_code == 204, role
+        assert world.client.get("/api/v1/auth/me", headers=auth).status_code == 401, role
+        assert world.call(role, "GET", "/api/v1/auth/me").status_code == 200, role
 
 
 def test_customers_never_see_each_others_orders(world):

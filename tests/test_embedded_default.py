@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,7 +31,11 @@ def _get(url: str):
 @pytest.mark.slow
 def test_run_command_serves_seeded_shop_with_worker_and_beat(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY")
+    }
     env.update(DATA_DIR=str(tmp_path / "var"), PORT=str(port), SHOP_PROFILE="embedded", WEB_CONCURRENCY="1")
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
@@ -71,6 +76,20 @@ def test_run_command_serves_seeded_shop_with_worker_and_beat(tmp_path):
         assert "celery@" in output and "beat: Starting" in output, output
         assert f"http://127.0.0.1:{port}/" in output
         assert (tmp_path / "var" / "shop.db").exists()
+        # Demo staff passwords are random and printed once: the printed one signs the admin in.
+        admin = re.search(r"demo admin\s+(admin@demo\.gangu\.local) / (\S+)", output)
+        assert admin, output
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            data=json.dumps({"email": admin.group(1), "password": admin.group(2)}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200 and json.loads(r.read())["token_type"] == "Bearer"
+        # The signing key was made for this installation, private to its user.
+        assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o077 == 0
+        # gunicorn's control socket is this installation's own, not one per user in $HOME.
+        assert (tmp_path / "var" / "gunicorn.ctl").exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -5,14 +5,14 @@
 - outbox_message.seen_by and worker_heartbeat: the sweep re-sends what a dead worker held (item 14).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-05 10:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

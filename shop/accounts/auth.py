@@ -9,40 +9,47 @@ from typing import Any
 from flask import request
 from flask_login import current_user
 
+from shop.accounts import sessions
 from shop.accounts.errors import LocationNotGranted, RoleRequired
 from shop.accounts.models import User
-from shop.accounts.services import user_for_token
+from shop.accounts.services import TokenClaims, live_user, read_token
 from shop.catalog.models import Location
 from shop.core import idempotency
-from shop.core.db import db
 from shop.core.errors import Unauthorized
 from shop.core.web import login_manager
 
 _CACHE_KEY = "shop.api_user"
 login_manager.login_view = "accounts.login"
+login_manager.user_loader(sessions.load)
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
-        return None
+def _bearer() -> tuple[User, TokenClaims] | None:
+    # Cached per request (not on ``g``, which can outlive a request when an app context is reused).
+    if _CACHE_KEY not in request.environ:
+        header = request.headers.get("Authorization", "")
+        found = None
+        if header[:7].lower() == "bearer ":
+            claims = read_token(header[7:].strip())
+            user = live_user(claims.user_id, claims.version, claims.jti) if claims else None
+            found = (user, claims) if user is not None else None
+        request.environ[_CACHE_KEY] = found
+    return request.environ[_CACHE_KEY]
 
 
 def api_user(*, required: bool = True) -> User | None:
     """Return the user of the bearer token on this request (raise 401 when required and absent)."""
-    # Cached per request (not on ``g``, which can outlive a request when an app context is reused).
-    if _CACHE_KEY not in request.environ:
-        header = request.headers.get("Authorization", "")
-        user = None
-        if header[:7].lower() == "bearer ":
-            user = user_for_token(header[7:].strip())
-        request.environ[_CACHE_KEY] = user
-    user = request.environ[_CACHE_KEY]
-    if user is None and required:
+    found = _bearer()
+    if found is None and required:
         raise Unauthorized("a valid bearer token is required")
-    return user
+    return found[0] if found else None
+
+
+def api_token() -> TokenClaims:
+    """The claims of this request's valid bearer token (401 without one)."""
+    found = _bearer()
+    if found is None:
+        raise Unauthorized("a valid bearer token is required")
+    return found[1]
 
 
 @idempotency.scope_by
@@ -81,6 +88,8 @@ def require_staff_page(*roles: str) -> Callable:
                 raise RoleRequired("this page is for staff")
             return fn(*args, **kwargs)
 
+        # Read by the landing after sign-in, which never sends a person to a page they cannot open.
+        wrapper._shop_page_roles = roles  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -1,4 +1,4 @@
-from shop.core.errors import Conflict, Forbidden, ShopError, Unauthorized
+from shop.core.errors import Conflict, Forbidden, ShopError, Unauthorized, ValidationFailed
 
 
 class EmailTaken(Conflict):
@@ -15,6 +15,26 @@ class AccountLocked(ShopError):
     status = 429
     slug = "account-locked"
     title = "Too many failed logins"
+
+
+class AccountDisabled(Forbidden):
+    slug = "account-deactivated"
+    title = "This account is deactivated"
+
+
+class InvalidPasswordLink(ValidationFailed):
+    slug = "invalid-password-link"
+    title = "This link is invalid, used or expired"
+
+
+class LastAdmin(Conflict):
+    slug = "last-admin"
+    title = "The shop needs at least one active admin"
+
+
+class NotOnYourself(Conflict):
+    slug = "not-on-yourself"
+    title = "Not on your own account"
 
 
 class RoleRequired(Forbidden):

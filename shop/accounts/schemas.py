@@ -2,6 +2,8 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
 
+from shop.accounts.models import ROLES
+
 
 class RegisterSchema(ma.Schema):
     email = f.Email(required=True, validate=v.Length(max=254))
@@ -32,6 +34,9 @@ class UserSchema(ma.Schema):
     invoice_title = f.String()
     tax_id = f.String()
     locations = f.List(f.String())
+    producer = f.String(allow_none=True, metadata={"description": "code of the producer (producer role)"})
+    active = f.Boolean(metadata={"description": "false once an admin deactivated the account"})
+    password_set = f.Boolean(metadata={"description": "false for an invitation not yet accepted"})
 
 
 def user_dict(user) -> dict:
@@ -44,11 +49,35 @@ def user_dict(user) -> dict:
         "invoice_title": user.invoice_title,
         "tax_id": user.tax_id,
         "locations": [loc.code for loc in user.locations],
+        "producer": user.producer.code if user.producer else None,
+        "active": user.active,
+        "password_set": user.has_password,
     }
 
 
+_LOCATIONS = f.List(f.String(validate=v.Length(min=1, max=40)), load_default=list, validate=v.Length(max=20))
+
+
 class RoleChangeSchema(ma.Schema):
-    role = f.String(required=True, validate=v.OneOf(["customer", "operator", "aid_officer", "admin"]))
-    locations = f.List(
-        f.String(validate=v.Length(min=1, max=40)), load_default=list, validate=v.Length(max=20)
+    role = f.String(required=True, validate=v.OneOf(list(ROLES)))
+    locations = _LOCATIONS
+    producer = f.String(validate=v.Length(min=1, max=40), metadata={"description": "for the producer role"})
+
+
+class LogoutSchema(ma.Schema):
+    everywhere = f.Boolean(
+        load_default=False, metadata={"description": "end every token and web session of the account"}
     )
+
+
+class PasswordResetSchema(ma.Schema):
+    email = f.Email(required=True, validate=v.Length(max=254))
+
+
+class PasswordResetConfirmSchema(ma.Schema):
+    token = f.String(required=True, load_only=True, validate=v.Length(min=1, max=200))
+    password = f.String(required=True, load_only=True, validate=v.Length(min=8, max=128))
+
+
+class AcceptedSchema(ma.Schema):
+    detail = f.String(required=True)

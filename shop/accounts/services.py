@@ -1,24 +1,30 @@
-"""Account use cases: register, authenticate, issue and verify API tokens, create staff."""
+"""Account use cases: register, sign in, issue, verify and end tokens, set passwords, create staff."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import threading
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, false, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
 
-from shop.accounts.errors import AccountLocked, BadCredentials, EmailTaken
-from shop.accounts.models import ROLES, User
+from shop.accounts import throttle
+from shop.accounts.errors import AccountDisabled, BadCredentials, EmailTaken, LastAdmin
+from shop.accounts.models import ROLES, PasswordToken, RevokedToken, User
 from shop.audit.services import record
 from shop.catalog.models import Location, Producer
-from shop.core.db import db, utcnow
+from shop.core import clock
+from shop.core.db import atomic, db, utcnow
 from shop.core.errors import NotFound, ValidationFailed
 
 # Argon2id with OWASP's password-storage parameters (19 MiB, 2 passes, 1 lane) rather than the
@@ -30,8 +36,6 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # (or someone guessing passwords) queues here, about 50 a second per process, instead of multiplying
 # a worker's memory by its thread count and taking every core from the other requests.
 _HASH_SLOTS = threading.BoundedSemaphore(1)
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 @functools.cache
@@ -90,71 +94,162 @@ def register_customer(
     return user
 
 
-def authenticate(*, email: str, password: str) -> User:
-    """Return the user for these credentials; count failures and lock after repeated ones."""
-    user = find_user_by_email(email)
-    if user is None:
+def _check_password(user: User | None, password: str) -> bool:
+    """True when ``password`` is the account's; as slow for an unknown or password-less account."""
+    if user is None or not user.has_password:
         with contextlib.suppress(VerificationError):
             _verify(_dummy_hash(), password)
-        raise BadCredentials("wrong email or password")
-    now = utcnow()
-    locked_until = user.locked_until
-    if locked_until is not None and locked_until.tzinfo is None:
-        locked_until = locked_until.replace(tzinfo=now.tzinfo)
-    if locked_until is not None and locked_until > now:
-        raise AccountLocked(
-            "too many failed logins; try again later",
-            retry_after=int((locked_until - now).total_seconds()) + 1,
-        )
+        return False
     try:
         _verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise BadCredentials("wrong email or password") from None
-    if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    db.session.flush()
+        return False
+    return True
+
+
+def sign_in(*, email: str, password: str, client: str) -> User:
+    """Return the account for these credentials, within the sign-in failure budgets (``throttle``).
+
+    Unlike other use cases this one commits in steps, because what it counts must stay counted when the
+    attempt fails: the attempt is taken from the budgets and committed before the password is checked
+    (so parallel guesses cannot all slip under the limit), then a wrong password is recorded, or a right
+    one gives the attempt back, each in a unit of work of its own. The hash is checked outside any write
+    transaction. Raises AccountLocked (429), BadCredentials (401) or AccountDisabled (403).
+    """
+    client = client or "unknown"
+    with atomic():
+        throttle.take(email, client)
+    user = find_user_by_email(email)
+    if not _check_password(user, password):
+        with atomic():
+            throttle.failed(client)
+        raise BadCredentials("wrong email or password")
+    assert user is not None
+    new_hash = hash_password(password) if _hasher.check_needs_rehash(user.password_hash) else None
+    old_hash, user_id = user.password_hash, user.id
+    with atomic():
+        throttle.succeeded(email, client)
+        if new_hash:
+            db.session.execute(
+                update(User)
+                .where(User.id == user_id, User.password_hash == old_hash)
+                .values(password_hash=new_hash)
+            )
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise AccountDisabled("this account is deactivated; ask an administrator")
     return user
 
 
-def record_failed_login(email: str) -> None:
-    """Count a failed login; lock the account for a while after repeated failures."""
-    user = find_user_by_email(email)
-    if user is None:
-        return
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = utcnow() + LOCKOUT
-        user.failed_logins = 0
+def end_all_sessions(user: User) -> None:
+    """Refuse every bearer token and web session issued to ``user`` so far (one atomic increment)."""
+    user.token_version = User.token_version + 1
     db.session.flush()
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password; every earlier token and session of the account ends."""
+    user.password_hash = hash_password(password)
+    end_all_sessions(user)
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid bearer token says: whose it is, under which version, its id and when it expires."""
+
+    user_id: int
+    version: int
+    jti: str | None  # None for tokens issued before tokens had ids (they end with their version)
+    expires_at: datetime
+
+
 def issue_token(user: User) -> tuple[str, int]:
     """Return a signed bearer token for ``user`` and its lifetime in seconds."""
     ttl = current_app.extensions["settings"].API_TOKEN_TTL_SECONDS
-    return _serializer().dumps({"uid": user.id, "v": user.token_version}), ttl
+    claims = {"uid": user.id, "v": user.token_version, "jti": secrets.token_urlsafe(16)}
+    return _serializer().dumps(claims), ttl
+
+
+def read_token(token: str) -> TokenClaims | None:
+    """The claims of a correctly signed, unexpired token (whether it was revoked is not checked here)."""
+    ttl = current_app.extensions["settings"].API_TOKEN_TTL_SECONDS
+    try:
+        data, issued = _serializer().loads(token, max_age=ttl, return_timestamp=True)
+    except BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(data, dict):
+        return None
+    uid, version, jti = data.get("uid"), data.get("v"), data.get("jti")
+    if type(uid) is not int or type(version) is not int:
+        return None
+    if jti is not None and not (isinstance(jti, str) and 0 < len(jti) <= 64):
+        return None
+    return TokenClaims(uid, version, jti, clock.aware(issued) + timedelta(seconds=ttl))
+
+
+def live_user(user_id: int, version: int, jti: str | None) -> User | None:
+    """The account of a token or session if it is still good: active, same version, not revoked.
+
+    One statement: the user row and whether the token id is among the revoked ones.
+    """
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists() if jti else false()
+    # Locations load when an operator check asks for them, not on every authenticated request.
+    row = db.session.execute(
+        select(User, revoked).where(User.id == user_id).options(lazyload(User.locations))
+    ).first()
+    if row is None:
+        return None
+    user, is_revoked = row
+    if is_revoked or not user.active or user.token_version != version:
+        return None
+    return user
 
 
 def user_for_token(token: str) -> User | None:
     """Return the user a valid, unexpired, unrevoked token belongs to, else None."""
-    ttl = current_app.extensions["settings"].API_TOKEN_TTL_SECONDS
-    try:
-        data = _serializer().loads(token, max_age=ttl)
-    except (BadSignature, SignatureExpired):
-        return None
-    if not isinstance(data, dict):
-        return None
-    # Locations load when an operator check asks for them, not on every bearer-token request.
-    user = db.session.get(User, data.get("uid"), options=[lazyload(User.locations)])
-    if user is None or user.token_version != data.get("v"):
-        return None
-    return user
+    claims = read_token(token)
+    return live_user(claims.user_id, claims.version, claims.jti) if claims else None
+
+
+def revoke(jti: str, *, user_id: int, expires_at: datetime) -> None:
+    """Refuse the token or session ``jti`` from now on (kept until it would have expired anyway)."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(RevokedToken.__table__)
+        .values(jti=jti, user_id=user_id, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["jti"])
+    )
+
+
+def log_out_token(claims: TokenClaims, *, everywhere: bool = False) -> None:
+    """End one bearer token (other devices stay signed in), or with ``everywhere`` every token and session."""
+    user = db.session.get(User, claims.user_id)
+    if user is None:
+        return
+    if everywhere or claims.jti is None:
+        end_all_sessions(user)  # a token without an id cannot be ended on its own
+    else:
+        revoke(claims.jti, user_id=user.id, expires_at=claims.expires_at)
+    record(user, "user.logout", target_type="user", target_id=user.id, via="api", everywhere=everywhere)
+
+
+def purge_expired() -> dict[str, int]:
+    """Delete revocations, sign-in counters and password links that can no longer matter."""
+    now = utcnow()
+    revoked = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now)).rowcount
+    # Used or expired links are kept a week for questions ("I never got the mail"), then deleted.
+    links = db.session.execute(
+        delete(PasswordToken).where(PasswordToken.expires_at <= now - timedelta(days=7))
+    ).rowcount
+    return {
+        "revoked_tokens": revoked or 0,
+        "login_counters": throttle.purge(now),
+        "password_links": links or 0,
+    }
 
 
 def create_staff_user(
@@ -166,18 +261,12 @@ def create_staff_user(
     location_codes: list[str] | None = None,
     producer_code: str | None = None,
 ) -> User:
-    """Create (or update the role, locations and producer of) a staff, producer or customer account."""
+    """Create (or reset the password, role, locations and producer of) any account: the CLI's way in,
+    which makes the first admin. An existing account is reactivated and its sessions end."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
-    locations = []
-    for code in location_codes or []:
-        loc = db.session.scalar(select(Location).where(Location.code == code))
-        if loc is None:
-            raise NotFound(f"unknown location {code}")
-        locations.append(loc)
-    if role == "operator" and not locations:
-        raise ValidationFailed("an operator needs at least one --location")
-    producer = _producer_for(role, producer_code)
+    locations = locations_for(role, location_codes)
+    producer = producer_for(role, producer_code)
     user = find_user_by_email(email)
     if user is None:
         user = User(
@@ -187,8 +276,8 @@ def create_staff_user(
         )
         db.session.add(user)
     else:
-        user.password_hash = hash_password(password)
-        user.token_version += 1
+        set_password(user, password)
+        user.active = True
     user.role = role
     user.locations = locations
     user.producer_id = producer.id if producer else None
@@ -207,7 +296,25 @@ def create_staff_user(
     return user
 
 
-def _producer_for(role: str, producer_code: str | None) -> Producer | None:
+def locations_for(role: str, codes: list[str] | None) -> list[Location]:
+    """The locations granted with ``role``: operators need at least one; other roles get none."""
+    locations = []
+    for code in dict.fromkeys(codes or []):
+        loc = db.session.scalar(select(Location).where(Location.code == code))
+        if loc is None:
+            raise ValidationFailed(
+                f"unknown location {code}", errors=[{"field": "locations", "message": "unknown location"}]
+            )
+        locations.append(loc)
+    if role == "operator" and not locations:
+        raise ValidationFailed(
+            "an operator needs at least one location",
+            errors=[{"field": "locations", "message": "required for operators"}],
+        )
+    return locations if role == "operator" else []
+
+
+def producer_for(role: str, producer_code: str | None) -> Producer | None:
     """The producer a ``producer`` account is bound to (required for that role, refused for others)."""
     if role != "producer":
         if producer_code:
@@ -224,49 +331,69 @@ def _producer_for(role: str, producer_code: str | None) -> Producer | None:
     producer = db.session.scalar(select(Producer).where(Producer.code == producer_code))
     if producer is None:
         raise ValidationFailed(
-            f"unknown producer {producer_code}", errors=[{"field": "producer", "message": producer_code}]
+            f"unknown producer {producer_code}",
+            errors=[{"field": "producer", "message": "unknown producer"}],
         )
     return producer
 
 
-def change_role(user_id: int, *, role: str, location_codes: list[str] | None = None, actor=None) -> User:
-    """Change a user's role and granted locations (admins only); audited, revokes issued tokens."""
+def guard_last_admin(user: User) -> None:
+    """Refuse to take the last active admin away (demotion or deactivation): nobody could undo it.
+
+    Locks every active admin row first, so two admins demoting each other at once cannot both pass.
+    """
+    if user.role != "admin" or not user.active:
+        return
+    admins = db.session.scalars(
+        select(User.id).where(User.role == "admin", User.active.is_(True)).with_for_update()
+    ).all()
+    if [uid for uid in admins if uid != user.id]:
+        return
+    raise LastAdmin("this is the only active admin; make another admin first")
+
+
+def change_role(
+    user_id: int,
+    *,
+    role: str,
+    location_codes: list[str] | None = None,
+    producer_code: str | None = None,
+    actor=None,
+) -> User:
+    """Change a user's role, granted locations and producer (admins only); audited, ends their sessions.
+
+    Saving what is already there changes nothing (and signs nobody out).
+    """
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
     if role not in ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
-    locations = []
-    for code in location_codes or []:
-        loc = db.session.scalar(select(Location).where(Location.code == code))
-        if loc is None:
+        raise ValidationFailed(
+            f"role must be one of {', '.join(ROLES)}", errors=[{"field": "role", "message": "unknown role"}]
+        )
+    locations = locations_for(role, location_codes)
+    producer_id = None
+    if role == "producer":
+        if producer_code:
+            producer_id = producer_for(role, producer_code).id
+        elif user.producer_id is not None:
+            producer_id = user.producer_id
+        else:
             raise ValidationFailed(
-                f"unknown location {code}", errors=[{"field": "locations", "message": code}]
+                "a producer account needs its producer",
+                errors=[{"field": "producer", "message": "required for the producer role"}],
             )
-        locations.append(loc)
-    if role == "operator" and not locations:
-        raise ValidationFailed(
-            "an operator needs at least one location",
-            errors=[{"field": "locations", "message": "required for operators"}],
-        )
-    if role == "producer" and user.producer_id is None:
-        raise ValidationFailed(
-            "a producer account is bound to its producer when it is created or invited",
-            errors=[{"field": "role", "message": "not bound to a producer"}],
-        )
-    before = {"role": user.role, "locations": [loc.code for loc in user.locations]}
+    elif producer_code:
+        producer_for(role, producer_code)  # raises: only producer accounts are bound
+    before = {"role": user.role, "locations": sorted(loc.code for loc in user.locations)}
+    after = {"role": role, "locations": sorted(loc.code for loc in locations)}
+    if before == after and user.producer_id == producer_id:
+        return user
+    if role != "admin":
+        guard_last_admin(user)
     user.role = role
-    user.locations = locations if role == "operator" else []
-    if role != "producer":
-        user.producer_id = None
-    user.token_version += 1
-    db.session.flush()
-    record(
-        actor,
-        "user.role_change",
-        target_type="user",
-        target_id=user.id,
-        before=before,
-        after={"role": role, "locations": [loc.code for loc in user.locations]},
-    )
+    user.locations = locations
+    user.producer_id = producer_id
+    end_all_sessions(user)
+    record(actor, "user.role_change", target_type="user", target_id=user.id, before=before, after=after)
     return user

@@ -45,7 +45,9 @@ def list_events(
     since: datetime | None = None,
 ):
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if action:
+    if action and action.endswith("."):  # "user." lists every user.* action
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    elif action:
         stmt = stmt.where(AuditEvent.action == action)
     if actor_id:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)

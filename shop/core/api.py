@@ -16,7 +16,11 @@ MAX_PER_PAGE = 100
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, the body of every API error."""
+    """RFC 9457 problem details, the body of every API error; extension members may follow (RFC 9457 3.2:
+    clients ignore the ones they do not know)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
@@ -24,6 +28,7 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String(required=True)
     instance = ma.fields.String(allow_none=True)
     errors = ma.fields.List(ma.fields.Dict())
+    retry_after = ma.fields.Integer(metadata={"description": "seconds to wait before trying again (429)"})
 
 
 class Api(_Api):

@@ -1,5 +1,7 @@
-"""Rate limits (Flask-Limiter) on the endpoints abuse targets: sign-in, registration, tokens, orders,
-the payment webhook. Keyed by client IP (behind a proxy, set PROXY_FIX_X_FOR so the real IP is used).
+"""Rate limits (Flask-Limiter) on the endpoints abuse targets: sign-in, registration, tokens, password
+links, orders, the payment webhook. Keyed by client IP (behind a proxy, set PROXY_FIX_X_FOR so the real IP
+is used); reset mails also per email address. These stop floods: a whole office behind one address may
+sign in at once, so wrong passwords are slowed by the accounts domain's failure budgets instead.
 
 Storage is Redis when REDIS_URL is set, so limits hold across web processes; when Redis is unreachable
 Flask-Limiter falls back to per-process memory (still limiting, less exactly) instead of failing open or
@@ -8,10 +10,11 @@ answering 500. Exceeding a limit is a 429 problem+json with Retry-After.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
-from flask import current_app
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -33,7 +36,27 @@ def _setting(name: str):
     return lambda: current_app.extensions["settings"].model_dump()[name]
 
 
-limit_auth = limiter.limit(_setting("RATE_LIMIT_AUTH"))
+def _email_in_request() -> str:
+    """The email address a request names (JSON body or form), hashed: the key of per-address limits."""
+    data = request.get_json(silent=True) if request.is_json else None
+    email = data.get("email") if isinstance(data, dict) else request.form.get("email")
+    raw = str(email or "").strip().lower().encode("utf-8", "surrogatepass")
+    return "email:" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+_POSTS = ["POST"]  # showing a form is not an attempt
+# The sign-in page and the token endpoint share one budget per address.
+limit_auth = limiter.shared_limit(_setting("RATE_LIMIT_AUTH"), scope="sign-in", methods=_POSTS)
+limit_register = limiter.shared_limit(_setting("RATE_LIMIT_REGISTER"), scope="register", methods=_POSTS)
+limit_password_reset = limiter.shared_limit(
+    _setting("RATE_LIMIT_PASSWORD_RESET"), scope="password-links", methods=_POSTS
+)
+limit_password_reset_email = limiter.shared_limit(
+    _setting("RATE_LIMIT_PASSWORD_RESET_EMAIL"),
+    scope="password-link-mails",
+    key_func=_email_in_request,
+    methods=_POSTS,
+)
 limit_orders = limiter.limit(_setting("RATE_LIMIT_ORDERS"))
 limit_webhook = limiter.limit(_setting("RATE_LIMIT_WEBHOOK"))
 

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from shop.core.errors import problem
 from shop.ops.metrics import render_metrics
-from shop.ops.services import check_broker, check_database
+from shop.ops.services import check_broker, check_database, metrics_allowed
 
 bp = Blueprint("ops", __name__)
 
@@ -30,4 +30,7 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
+    # Order counts and aid totals are not public: only configured addresses or the metrics token.
+    if not metrics_allowed():
+        return Response("metrics are not available to this client\n", status=403, mimetype="text/plain")
     return Response(render_metrics(current_app), mimetype=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ import io
 import re
 
 from tests.aid.conftest import CODE, YEAR
-from tests.conftest import create_user
+from tests.conftest import create_user, sign_in_session
 
 
 def _login(client, email: str) -> None:
@@ -18,10 +18,7 @@ def _login(client, email: str) -> None:
     """
     from shop.accounts.services import find_user_by_email
 
-    user_id = find_user_by_email(email).id
-    with client.session_transaction() as sess:
-        sess["_user_id"] = str(user_id)
-        sess["_fresh"] = True
+    sign_in_session(client, find_user_by_email(email))
 
 
 def _csrf(html: str) -> str:

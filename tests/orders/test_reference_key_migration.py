@@ -23,8 +23,8 @@ from shop.inventory.models import StockMovement
 from shop.inventory.services import add_stock, reconcile
 from shop.orders import services as orders
 from shop.orders.models import Order, order_reference
-from shop.payments.refunds import refund_order
 from shop.payments.services import confirm_manual_payment
+from shop.returns.services import refund_order
 from tests.conftest import create_user
 
 PICKUP = orders.DeliveryRequest(type="pickup", location="DL-HM")
