@@ -99,7 +99,11 @@ def hostile_api_schema(hostile_app):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
-hostile_schema = schemathesis.pytest.from_fixture("hostile_api_schema")
+# Calls that end the caller's own sessions answer a spoiled request as designed, but with no body, query or
+# text in the path they carry no spoil: the hostile run would just log its own tokens out.
+hostile_schema = schemathesis.pytest.from_fixture("hostile_api_schema").exclude(
+    path_regex=r"^/api/v1/(auth/logout|admin/staff/\{[a-z_]+\}/deactivate)$"
+)
 
 
 @schema.parametrize()
