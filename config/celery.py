@@ -35,6 +35,7 @@ TASK_MODULES = (
     "workers.orders",
     "workers.payments",
     "workers.reports",
+    "workers.media",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
@@ -77,6 +79,21 @@ def localtime(moment: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str
     return clock.format_local(moment, fmt)
 
 
+def accepts_upload(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view that takes a file (multipart/form-data, up to ``MEDIA_MAX_UPLOAD_BYTES``).
+
+    Every other request keeps ``MAX_CONTENT_LENGTH`` (1 MiB), and API paths keep taking JSON only. Place
+    it right under the route decorator.
+    """
+    fn._shop_upload = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _takes_upload(app: Flask) -> bool:
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "_shop_upload", False))
+
+
 def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
@@ -84,10 +101,19 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
 
     @app.before_request
+    def _upload_limit():
+        # Before anything reads the body (CSRF reads a form): the larger limit for upload views only.
+        if _takes_upload(app):
+            slack = 64 * 1024  # the multipart envelope and the other fields around the file
+            request.max_content_length = app.extensions["settings"].MEDIA_MAX_UPLOAD_BYTES + slack
+
+    @app.before_request
     def _json_only_api():
         # The API speaks JSON only: a body of any other type is refused before it reaches a parser.
+        # Upload endpoints take multipart/form-data instead.
         if (
             request.path.startswith("/api/")
+            and not (_takes_upload(app) and request.mimetype == "multipart/form-data")
             and request.method in ("POST", "PUT", "PATCH")
             and (request.content_length or 0) > 0
             and request.mimetype != "application/json"
@@ -113,15 +139,19 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["yuan"] = yuan
     app.jinja_env.filters["localtime"] = localtime
 
+    # Product images may come from a CDN or bucket (MEDIA_PUBLIC_BASE_URL): the one other image origin.
+    media_base = urlsplit(app.extensions["settings"].MEDIA_PUBLIC_BASE_URL)
+    media_origin = f" {media_base.scheme}://{media_base.netloc}" if media_base.netloc else ""
+    csp = (
+        f"default-src 'self'; img-src 'self' data:{media_origin}; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
     @app.after_request
     def _security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith("/api/"):
-            resp.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "frame-ancestors 'none'; form-action 'self'",
-            )
+            resp.headers.setdefault("Content-Security-Policy", csp)
         return resp
