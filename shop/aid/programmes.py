@@ -134,14 +134,17 @@ def create_programme(
         # Two admins creating overlapping programmes at once must not both pass the overlap check.
         db.session.execute(text("LOCK TABLE aid_programme IN SHARE ROW EXCLUSIVE MODE"))
     if db.session.scalar(select(AidProgramme.id).where(AidProgramme.code == code)):
-        raise ProgrammeExists(f"programme {code!r} already exists")
+        raise ProgrammeExists(
+            f"programme {code!r} already exists", errors=[{"field": "code", "message": "already taken"}]
+        )
     other = db.session.scalar(
         select(AidProgramme).where(AidProgramme.starts_on <= ends_on, AidProgramme.ends_on >= starts_on)
     )
     if other is not None:
         raise ProgrammeOverlap(
             f"the period overlaps programme {other.code} ({other.starts_on}..{other.ends_on}); "
-            "every sale must belong to exactly one programme"
+            "every sale must belong to exactly one programme",
+            errors=[{"field": "starts_on", "message": "overlaps another programme"}],
         )
     prog = AidProgramme(
         code=code,

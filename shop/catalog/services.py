@@ -159,7 +159,10 @@ def add_certificate(
             errors=[{"field": "valid_until", "message": "before valid_from"}],
         )
     if db.session.scalar(select(AidCertificate.id).where(AidCertificate.number == number)):
-        raise CertificateExists(f"certificate {number} is already registered")
+        raise CertificateExists(
+            f"certificate {number} is already registered",
+            errors=[{"field": "number", "message": "already taken"}],
+        )
     cert = AidCertificate(
         producer_id=producer.id, number=number, issuer=issuer, valid_from=valid_from, valid_until=valid_until
     )

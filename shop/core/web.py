@@ -28,6 +28,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
     ("aid_web.progress", _l("Programme progress"), ()),
     ("audit_web.audit_log", _l("Audit log"), ("admin",)),
+    ("backoffice.home", _l("Back office"), ("admin", "aid_officer")),
 ]
 babel = Babel()
 csrf = CSRFProtect()
