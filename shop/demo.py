@@ -12,11 +12,14 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from shop.aid.models import AidProgramme
+from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import db
 from shop.inventory import services as stock
 from shop.inventory.models import StockMovement
+from shop.media.models import ProductImage
+from shop.media.services import add_product_image
 
 ISSUER = "甘谷县乡村振兴局"
 
@@ -550,3 +553,19 @@ def seed_demo(today: date | None = None) -> dict[str, int]:
             counts["receipts"] += 1
     db.session.flush()
     return counts
+
+
+def seed_demo_pictures() -> dict[str, int]:
+    """Give every demo product without a picture a drawn illustration, through the same pipeline as an
+    admin's upload (checked, stored, renditions made by a worker after the commit). ``flask seed`` runs
+    it; the test fixtures' ``seed_demo()`` does not (it would draw eleven pictures per test)."""
+    drawn = 0
+    for slug, *_rest in PRODUCTS:
+        product = db.session.scalar(select(Product).where(Product.slug == slug))
+        if product is None or db.session.scalar(
+            select(ProductImage.id).where(ProductImage.product_id == product.id).limit(1)
+        ):
+            continue
+        add_product_image(product.id, illustrations.draw(slug))
+        drawn += 1
+    return {"pictures": drawn}

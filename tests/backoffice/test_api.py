@@ -199,3 +199,26 @@ def test_operators_are_assigned_per_location_and_act_there_at_once(client):
         == 204
     )
     assert operator.get("/api/v1/locations/DL-T1/stock").status_code == 403
+
+
+def test_a_new_product_or_price_is_in_the_cached_catalogue_at_once(app, pg_url, redis_url, tmp_path):
+    """Production keeps public catalogue answers for CATALOGUE_CACHE_SECONDS (2 s); an admin's change
+    empties this process's copy at its commit, so the next answer here already shows it (other web
+    processes within those seconds)."""
+    from shop.catalog import cache
+    from tests.conftest import make_app
+
+    cached_app = make_app(pg_url, redis_url, tmp_path, CATALOGUE_CACHE_SECONDS=30)
+    client = cached_app.test_client()
+    cache.clear()
+    try:
+        assert client.get("/api/v1/products").json["items"] == []  # kept for 30 s
+        api = admin_api(client)
+        created = make_catalogue(api)
+        assert [p["id"] for p in client.get("/api/v1/products").json["items"]] == [created["id"]]
+        detail = f"/api/v1/products/{created['id']}"
+        assert client.get(detail).json["variants"][0]["price_fen"] == 4500
+        patch(api, "/api/v1/admin/variants/XP-PEP-250G", {"price_fen": 4700})
+        assert client.get(detail).json["variants"][0]["price_fen"] == 4700
+    finally:
+        cache.clear()
