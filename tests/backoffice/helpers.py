@@ -63,3 +63,16 @@ def make_catalogue(api: ApiClient) -> dict:
     r = api.post("/api/v1/admin/products", json=PRODUCT)
     assert r.status_code == 201, r.json
     return r.json
+
+
+def operator_without_location(email: str, name: str = "展位操作员"):
+    """An operator account not working anywhere yet (the back office assigns them a location); made
+    directly, as the CLI insists on a location and invitations are another page's business."""
+    from shop.accounts.models import User
+    from shop.accounts.services import hash_password
+    from shop.core.db import atomic, db
+
+    with atomic():
+        user = User(email=email, name=name, password_hash=hash_password("password-123"), role="operator")
+        db.session.add(user)
+    return user

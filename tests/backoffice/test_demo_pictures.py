@@ -25,7 +25,9 @@ def test_every_demo_product_gets_a_drawn_picture_once(sqlite_app):
             assert seed_demo_pictures() == {"pictures": 0}  # idempotent, like the rest of the seed
     finally:
         settings.OUTBOX_DELIVERY = "celery"
-    statuses = db.session.execute(select(ProductImage.status, func.count()).group_by(ProductImage.status)).all()
+    statuses = db.session.execute(
+        select(ProductImage.status, func.count()).group_by(ProductImage.status)
+    ).all()
     assert statuses == [("ready", 11)]
     client = sqlite_app.test_client()
     items = client.get("/api/v1/products?per_page=20").json["items"]
