@@ -50,3 +50,18 @@ def text_renamed() -> bytes:
 def exif_of(data: bytes):
     with Image.open(io.BytesIO(data)) as im:
         return dict(im.getexif()), dict(im.getexif().get_ifd(GPS_IFD)), im.info.get("exif")
+
+
+def photo_of(drawing_png: bytes) -> bytes:
+    """A drawing stored the way a phone stores a portrait shot: pixels sideways, EXIF orientation 6
+    (show turned 90° clockwise), camera make and GPS position."""
+    with Image.open(io.BytesIO(drawing_png)) as im:
+        sideways = im.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[MAKE] = "GanguTestCam"
+    exif[ORIENTATION] = 6
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1], gps[2], gps[3], gps[4] = "N", (34.0, 44.0, 10.0), "E", (105.0, 19.0, 48.0)
+    buf = io.BytesIO()
+    sideways.save(buf, "JPEG", exif=exif, quality=90)
+    return buf.getvalue()
