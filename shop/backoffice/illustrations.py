@@ -8,6 +8,7 @@ as an admin's photo (content check, metadata stripped, renditions made by a work
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Callable
 
@@ -22,7 +23,9 @@ def _apple(d: ImageDraw.ImageDraw, x: int, y: int, r: int, color=RED, streak=Non
     d.ellipse((x - r, y - r, x + r, y + r), fill=color)
     if streak:
         for i in range(-2, 3):
-            d.arc((x - r + 8, y - r + 8, x + r - 8, y + r - 8), 250 + i * 8, 290 + i * 8, fill=streak, width=4)
+            d.arc(
+                (x - r + 8, y - r + 8, x + r - 8, y + r - 8), 250 + i * 8, 290 + i * 8, fill=streak, width=4
+            )
     d.ellipse((x - r // 2, y - r // 2, x - r // 5, y - r // 5), fill=(255, 255, 255, 90))
     d.line((x, y - r, x + 6, y - r - r // 3), fill=BROWN, width=max(4, r // 10))
     d.ellipse((x + 8, y - r - r // 3, x + 8 + r // 2, y - r - r // 8), fill=LEAF)
@@ -66,7 +69,7 @@ def _chili(d, x, y, length, angle, color=RED, width=26):
         px = x + math.cos(angle) * length * t - math.sin(angle) * bend
         py = y + math.sin(angle) * length * t + math.cos(angle) * bend
         points.append((px, py, width * (1 - t * 0.85)))
-    for (x1, y1, w1), (x2, y2, _w2) in zip(points, points[1:], strict=False):
+    for (x1, y1, w1), (x2, y2, _w2) in itertools.pairwise(points):
         d.line((x1, y1, x2, y2), fill=color, width=max(3, int(w1)))
     d.line((x, y, x - math.cos(angle) * 30, y - math.sin(angle) * 30), fill=GREEN, width=10)
 
@@ -93,7 +96,9 @@ def chili_flakes(d):
 
 
 def chili_oil(d):
-    d.rounded_rectangle((330, 250, 630, 640), radius=40, fill=(235, 235, 230), outline=(150, 150, 150), width=5)
+    d.rounded_rectangle(
+        (330, 250, 630, 640), radius=40, fill=(235, 235, 230), outline=(150, 150, 150), width=5
+    )
     d.rounded_rectangle((345, 330, 615, 625), radius=30, fill=(150, 25, 20))
     for i in range(40):
         px, py = 370 + (i * 41) % 220, 360 + (i * 67) % 240
