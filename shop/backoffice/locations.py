@@ -100,7 +100,6 @@ def _taken(code: str) -> LocationCodeTaken:
     return LocationCodeTaken(
         f"location code {code!r} is already taken",
         errors=[{"field": "code", "message": checks.ALREADY_TAKEN}],
-        code=code,
     )
 
 

@@ -109,7 +109,6 @@ def _code_taken(code: str) -> ProducerCodeTaken:
     return ProducerCodeTaken(
         f"producer code {code!r} is already taken",
         errors=[{"field": "code", "message": checks.ALREADY_TAKEN}],
-        code=code,
     )
 
 

@@ -154,7 +154,6 @@ def _refuse_taken_skus(skus: list[str], fields: list[str]) -> None:
                 for s, f in zip(skus, fields, strict=True)
                 if s in taken
             ],
-            skus=clash,
         )
 
 
@@ -353,7 +352,6 @@ def create_category(*, code: str, name: str, name_en: str = "", actor=None) -> C
         raise CategoryTaken(
             f"category code {code!r} is already taken",
             errors=[{"field": "code", "message": checks.ALREADY_TAKEN}],
-            code=code,
         )
     last = db.session.scalar(select(func.max(Category.position))) or 0
     cat = Category(code=code, name_zh=name, name_en=name_en or name, position=last + 1)
