@@ -119,6 +119,23 @@ class Settings(BaseSettings):
 
     SESSION_COOKIE_SECURE: bool = False
 
+    # Media: product images and certificate scans (shop/media, docs/back-office.md). "local" keeps them
+    # under MEDIA_DIR (default DATA_DIR/media); "s3" in an S3-compatible bucket (boto3).
+    MEDIA_STORAGE: Literal["local", "s3"] = "local"
+    MEDIA_DIR: Path | None = None
+    MEDIA_S3_BUCKET: str = ""
+    # e.g. http://127.0.0.1:9000 for MinIO; empty for AWS itself. Credentials: boto3's usual chain
+    # (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role).
+    MEDIA_S3_ENDPOINT_URL: str = ""
+    MEDIA_S3_REGION: str = ""
+    # Where browsers fetch public renditions from (a CDN or the bucket's public address), without the
+    # trailing slash; empty: the shop serves them itself under /media/.
+    MEDIA_PUBLIC_BASE_URL: str = ""
+    # One upload (product image, certificate scan); requests elsewhere keep MAX_CONTENT_LENGTH.
+    MEDIA_MAX_UPLOAD_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Images with more pixels than this are refused (decompression bombs: a small file, a huge bitmap).
+    MEDIA_MAX_PIXELS: int = Field(default=40_000_000, ge=10_000, le=180_000_000)
+
     # Public catalogue API answers (product list and detail) are kept this many seconds per web process;
     # availability on them may be that stale, checkout still enforces stock. -1: 2 s in production,
     # off elsewhere (tests read their own writes). 0: off.
@@ -215,6 +232,8 @@ class Settings(BaseSettings):
                 "WORKER_DEAD_AFTER_SECONDS must be at least three WORKER_HEARTBEAT_SECONDS: a worker that "
                 "misses one heartbeat (a busy moment, a slow database) is not dead"
             )
+        if self.MEDIA_STORAGE == "s3" and not self.MEDIA_S3_BUCKET:
+            raise ConfigError("MEDIA_STORAGE=s3 needs MEDIA_S3_BUCKET")
         if self.PAYMENT_GATEWAY == "stripe":
             if not self.STRIPE_SECRET_KEY:
                 raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY")
@@ -225,6 +244,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def media_dir(self) -> Path:
+        return Path(self.MEDIA_DIR) if self.MEDIA_DIR else Path(self.DATA_DIR) / "media"
 
     @property
     def broker_folder(self) -> Path:

@@ -36,6 +36,7 @@ TASK_MODULES = (
     "workers.payments",
     "workers.reports",
     "workers.accounts",
+    "workers.media",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential

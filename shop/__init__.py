@@ -13,11 +13,13 @@ from werkzeug.routing import IntegerConverter
 import shop.accounts.models
 import shop.aid.models
 import shop.audit.models
+import shop.backoffice.models
 import shop.catalog.models
 import shop.core.models
 import shop.fulfilment.models
 import shop.inventory.aid_reconcile  # registers the counter-sale check of the aid ledger
 import shop.inventory.models
+import shop.media.models
 import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
@@ -31,6 +33,8 @@ from shop.aid import api as aid_api
 from shop.aid import views as aid_views
 from shop.audit import api as audit_api
 from shop.audit import views as audit_views
+from shop.backoffice import api as backoffice_api
+from shop.backoffice import views as backoffice_views
 from shop.catalog import admin_api as catalog_admin_api
 from shop.catalog import api as catalog_api
 from shop.catalog import views as catalog_views
@@ -46,6 +50,7 @@ from shop.fulfilment import api as fulfilment_api
 from shop.fulfilment import views as fulfilment_views
 from shop.inventory import api as inventory_api
 from shop.inventory import views as inventory_views
+from shop.media import views as media_views
 from shop.ops import views as ops_views
 from shop.ops.metrics import init_metrics
 from shop.orders import api as orders_api
@@ -123,3 +128,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(returns_views.bp)
     api.register_blueprint(people_api.blp)
     app.register_blueprint(people_views.bp)
+    api.register_blueprint(backoffice_api.blp)
+    app.register_blueprint(backoffice_views.bp)
+    app.register_blueprint(media_views.bp)

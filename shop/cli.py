@@ -12,7 +12,7 @@ from shop.accounts.services import create_staff_user, find_user_by_email
 from shop.aid.cli import aid_cli
 from shop.core.db import atomic
 from shop.core.errors import ShopError
-from shop.demo import seed_demo
+from shop.demo import seed_demo, seed_demo_pictures
 from shop.inventory.services import reconcile as reconcile_stock
 
 DEMO_STAFF = (
@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
         """Load the demo catalogue, halls, aid programme and opening stock (idempotent)."""
         with atomic():
             counts = seed_demo()
+            counts.update(seed_demo_pictures())
         click.echo("seeded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
     users = AppGroup("users", help="Manage staff and customer accounts.")

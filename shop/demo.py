@@ -12,11 +12,14 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from shop.aid.models import AidProgramme
+from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import db
 from shop.inventory import services as stock
 from shop.inventory.models import StockMovement
+from shop.media.models import ProductImage
+from shop.media.services import add_product_image
 
 ISSUER = "甘谷县乡村振兴局"
 
@@ -372,6 +375,17 @@ HALLS = [
 ]
 
 
+# The demo's target is a placeholder. About 50 million yuan is what Gangu sold through every channel in
+# 2019 (a 2020 report), a result, not a target: each year's target is what the district sets, entered by
+# an officer on the programmes page (/admin/programmes).
+DEMO_PROGRAMME_NOTE = (
+    "演示数据：目标金额5000万元借用的是2019年甘谷县各渠道消费帮扶的实际销售额（结果，不是目标）。"
+    "每年的目标由东丽区确定，请在“帮扶计划”页面填写。"
+    " Demo data: the 50 million yuan target borrows 2019's result across all channels (a result, not a "
+    "target). Each year's target is what the district sets; enter it on the programmes page."
+)
+
+
 def _upsert(model, key: str, value, **fields):
     row = db.session.scalar(select(model).where(getattr(model, key) == value))
     if row is None:
@@ -515,6 +529,7 @@ def seed_demo(today: date | None = None) -> dict[str, int]:
         starts_on=date(year, 1, 1),
         ends_on=date(year, 12, 31),
         target_fen=50_000_000 * 100,
+        note=DEMO_PROGRAMME_NOTE,
     )
 
     # Opening stock: the warehouse holds plenty, each hall a few of everything.
@@ -538,3 +553,19 @@ def seed_demo(today: date | None = None) -> dict[str, int]:
             counts["receipts"] += 1
     db.session.flush()
     return counts
+
+
+def seed_demo_pictures() -> dict[str, int]:
+    """Give every demo product without a picture a drawn illustration, through the same pipeline as an
+    admin's upload (checked, stored, renditions made by a worker after the commit). ``flask seed`` runs
+    it; the test fixtures' ``seed_demo()`` does not (it would draw eleven pictures per test)."""
+    drawn = 0
+    for slug, *_rest in PRODUCTS:
+        product = db.session.scalar(select(Product).where(Product.slug == slug))
+        if product is None or db.session.scalar(
+            select(ProductImage.id).where(ProductImage.product_id == product.id).limit(1)
+        ):
+            continue
+        add_product_image(product.id, illustrations.draw(slug))
+        drawn += 1
+    return {"pictures": drawn}

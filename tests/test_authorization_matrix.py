@@ -7,6 +7,7 @@ State-changing calls build fresh resources per role, so one role's success canno
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +32,25 @@ _seq = itertools.count(1)
 
 
 @dataclass
+class Upload:
+    """A multipart body with one file (the back office's uploads)."""
+
+    content: bytes
+    name: str = "file.png"
+
+
+@dataclass
 class World:
     client: object
     tokens: dict[str, str]
 
-    def call(self, role: str, method: str, path: str, body: dict | None = None):
+    def call(self, role: str, method: str, path: str, body: dict | Upload | None = None):
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
+        if isinstance(body, Upload):
+            data = {"file": (io.BytesIO(body.content), body.name)}
+            return self.client.open(
+                path, method=method, data=data, content_type="multipart/form-data", headers=headers
+            )
         return self.client.open(path, method=method, json=body, headers=headers)
 
     def new_order(self, hall: str = "DL-WX", *, paid: bool = False) -> int:
@@ -428,7 +442,189 @@ ROWS: dict[str, Row] = {
         },
         [401, 403, 403, 403, 201, 201],
     ),
+    # -- back office (admins; aid officers read producers and handle certificates)
+    "bo producer create": (
+        "POST",
+        lambda w: "/api/v1/admin/producers",
+        lambda w: {"code": f"m-{next(_seq)}", "name": "x", "township": "西坪镇"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo producer list": (
+        "GET",
+        lambda w: "/api/v1/admin/producers",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "bo producer change": (
+        "PATCH",
+        lambda w: "/api/v1/admin/producers/tianguo-co",
+        lambda w: {"fee_bp": 100},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo certificates expiring": (
+        "GET",
+        lambda w: "/api/v1/admin/certificates/expiring",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "bo certificate scan upload": (
+        "POST",
+        lambda w: f"/api/v1/admin/certificates/{_certificate()}/document",
+        lambda w: Upload(_png(), "scan.png"),
+        [401, 403, 403, 403, 201, 201],
+    ),
+    "bo certificate scan read": (
+        "GET",
+        lambda w: f"/api/v1/admin/certificates/{_certificate(scan=True)}/document",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "bo category create": (
+        "POST",
+        lambda w: "/api/v1/admin/categories",
+        lambda w: {"code": f"m-{next(_seq)}", "name": "x"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo product create": (
+        "POST",
+        lambda w: "/api/v1/admin/products",
+        lambda w: {
+            "name": "x",
+            "category": "fruit",
+            "producer": "huaniu-coop",
+            "variants": [{"sku": f"M-{next(_seq)}", "name": "x", "price_fen": 100}],
+        },
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo product list": (
+        "GET",
+        lambda w: "/api/v1/admin/products",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo product change": (
+        "PATCH",
+        lambda w: "/api/v1/admin/products/3",
+        lambda w: {"description_en": "Hillside Fuji apples."},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo variant add": (
+        "POST",
+        lambda w: "/api/v1/admin/products/3/variants",
+        lambda w: {"sku": f"M-{next(_seq)}", "name": "x", "price_fen": 100},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo variant price": (
+        "PATCH",
+        lambda w: "/api/v1/admin/variants/APL-FJ-5KG",
+        lambda w: {"price_fen": 5800},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo price history": (
+        "GET",
+        lambda w: "/api/v1/admin/products/3/prices",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo image upload": (
+        "POST",
+        lambda w: "/api/v1/admin/products/3/images",
+        lambda w: Upload(_png()),
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo image list": (
+        "GET",
+        lambda w: "/api/v1/admin/products/3/images",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo image order": (
+        "PUT",
+        lambda w: "/api/v1/admin/products/3/images/order",
+        lambda w: {"ids": [_image()]},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo image delete": (
+        "DELETE",
+        lambda w: f"/api/v1/admin/images/{_image()}",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 204],
+    ),
+    "bo location create": (
+        "POST",
+        lambda w: "/api/v1/admin/locations",
+        lambda w: {"code": f"M-{next(_seq)}", "name": "x", "kind": "hall", "pickup": True},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo location read": (
+        "GET",
+        lambda w: "/api/v1/admin/locations/DL-JQ",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo location change": (
+        "PATCH",
+        lambda w: "/api/v1/admin/locations/DL-JQ",
+        lambda w: {"opening_hours": "09:00-19:00"},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo operators": (
+        "GET",
+        lambda w: "/api/v1/admin/locations/DL-JQ/operators",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "bo operator assign": (
+        "POST",
+        lambda w: "/api/v1/admin/locations/DL-JQ/operators",
+        lambda w: {"email": _spare_operator().email},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "bo operator remove": (
+        "DELETE",
+        lambda w: f"/api/v1/admin/locations/DL-JQ/operators/{_spare_operator().id}",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 204],
+    ),
 }
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _certificate(*, scan: bool = False) -> str:
+    """A fresh certificate of a seeded producer (with its scan when asked), made outside the table."""
+    from shop.backoffice.producers import attach_certificate_document
+    from shop.catalog.services import add_certificate
+
+    number = f"M-CERT-{next(_seq)}"
+    with atomic():
+        add_certificate(
+            1, number=number, issuer="x", valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31)
+        )
+        if scan:
+            attach_certificate_document(number, _png(), max_pixels=10**6)
+    return number
+
+
+def _image() -> int:
+    from shop.media.services import add_product_image
+
+    with atomic():
+        return add_product_image(3, _png()).id
+
+
+def _spare_operator():
+    from shop.accounts.services import find_user_by_email
+
+    return find_user_by_email("op-spare@example.cn") or create_user(
+        "op-spare@example.cn", role="operator", locations=["DL-XL"]
+    )
 
 
 @pytest.mark.parametrize("name", list(ROWS))

@@ -22,7 +22,7 @@ from shop.accounts.models import User
 
 PRODUCER_PORTAL = "/producer/"
 # Endpoints tried in order for an admin: the back office's home once it is registered, then staff orders.
-ADMIN_HOMES = ("backoffice_web.index", "orders_web.staff_orders")
+ADMIN_HOMES = ("backoffice.home", "orders_web.staff_orders")
 
 
 def safe_path(target: str | None) -> str | None:

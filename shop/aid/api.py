@@ -65,6 +65,8 @@ def create_programme(data: dict):
             target_fen=data["target_fen"],
             channel_targets=data["channel_targets"],
             location_targets=data["location_targets"],
+            township_targets=data["township_targets"],
+            note=data["note"],
             actor=api_user(),
         )
         return programme_dict(prog)
@@ -92,6 +94,8 @@ def update_programme(data: dict, code: str):
             target_fen=data.get("target_fen"),
             channel_targets=data.get("channel_targets"),
             location_targets=data.get("location_targets"),
+            township_targets=data.get("township_targets"),
+            note=data.get("note"),
             actor=api_user(),
         )
         return programme_dict(prog)

@@ -58,6 +58,8 @@ class AidProgramme(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     target_fen: Mapped[int] = mapped_column(BigInteger)
+    # What officers should know about the figures (where the target came from...), shown with them.
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     targets: Mapped[list[AidTarget]] = relationship(
         back_populates="programme",
@@ -68,20 +70,27 @@ class AidProgramme(db.Model):
 
 
 class AidTarget(db.Model):
-    """An optional sub-target of a programme: for one sales channel or for one hall (never both)."""
+    """An optional sub-target of a programme: for one sales channel, one hall or one Gangu township
+    (exactly one of the three)."""
 
     __tablename__ = "aid_target"
     __table_args__ = (
-        CheckConstraint("(channel IS NULL) <> (location_id IS NULL)", name="one_dimension"),
+        CheckConstraint(
+            "(CASE WHEN channel IS NULL THEN 0 ELSE 1 END) + (CASE WHEN location_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN township IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_dimension",
+        ),
         CheckConstraint("target_fen > 0", name="target_positive"),
         UniqueConstraint("programme_id", "channel", name="uq_aid_target_channel"),
         UniqueConstraint("programme_id", "location_id", name="uq_aid_target_location"),
+        UniqueConstraint("programme_id", "township", name="uq_aid_target_township"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("aid_programme.id", ondelete="CASCADE"))
     channel: Mapped[str | None] = mapped_column(String(20))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    township: Mapped[str | None] = mapped_column(String(60))  # the Chinese name, as aid entries carry it
     target_fen: Mapped[int] = mapped_column(BigInteger)
 
     programme: Mapped[AidProgramme] = relationship(back_populates="targets")

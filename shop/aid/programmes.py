@@ -1,4 +1,5 @@
-"""Aid programmes: the reporting periods with a target, and optional targets per channel and per hall.
+"""Aid programmes: the reporting periods with a target, and optional targets per channel, per hall and per
+Gangu township.
 
 A sale is counted toward the programme whose period contains its local day, so periods never overlap,
 and a programme's period cannot change once created (entries already counted would land in the wrong
@@ -17,6 +18,7 @@ from shop.aid.errors import BadTarget, ProgrammeExists, ProgrammeNotFound, Progr
 from shop.aid.models import CHANNELS, AidProgramme, AidTarget
 from shop.audit.services import record as audit
 from shop.catalog.models import Location
+from shop.catalog.townships import find_township
 from shop.core.db import after_commit, db
 
 MAX_TARGET_FEN = 10**15  # ten trillion yuan: anything larger is a typo
@@ -60,9 +62,12 @@ def _merge_targets(prog: AidProgramme, wanted: dict, key: str) -> None:
 
 
 def _set_targets(
-    prog: AidProgramme, channel_targets: dict[str, int] | None, location_targets: dict[str, int] | None
+    prog: AidProgramme,
+    channel_targets: dict[str, int] | None,
+    location_targets: dict[str, int] | None,
+    township_targets: dict[str, int] | None = None,
 ) -> None:
-    """Replace the channel and/or hall sub-targets given (``None`` leaves that kind unchanged)."""
+    """Replace the channel, hall and/or township sub-targets given (``None`` leaves that kind unchanged)."""
     if channel_targets is not None:
         for channel, value in channel_targets.items():
             if channel not in CHANNELS:
@@ -84,6 +89,20 @@ def _set_targets(
             _check_target(value, f"location_targets.{code}")
             by_id[loc.id] = value
         _merge_targets(prog, by_id, "location_id")
+    if township_targets is not None:
+        by_name = {}
+        for name, value in township_targets.items():
+            found = find_township(name)
+            if found is None:
+                raise BadTarget(
+                    f"unknown township {name!r}",
+                    errors=[
+                        {"field": f"township_targets.{name}", "message": "not a township of Gangu County"}
+                    ],
+                )
+            _check_target(value, f"township_targets.{name}")
+            by_name[found[0]] = value
+        _merge_targets(prog, by_name, "township")
     db.session.flush()
 
 
@@ -101,6 +120,8 @@ def create_programme(
     target_fen: int,
     channel_targets: dict[str, int] | None = None,
     location_targets: dict[str, int] | None = None,
+    township_targets: dict[str, int] | None = None,
+    note: str = "",
     actor: User | None = None,
 ) -> AidProgramme:
     """Create a programme; refuse a used code or a period that overlaps another programme's."""
@@ -113,14 +134,17 @@ def create_programme(
         # Two admins creating overlapping programmes at once must not both pass the overlap check.
         db.session.execute(text("LOCK TABLE aid_programme IN SHARE ROW EXCLUSIVE MODE"))
     if db.session.scalar(select(AidProgramme.id).where(AidProgramme.code == code)):
-        raise ProgrammeExists(f"programme {code!r} already exists")
+        raise ProgrammeExists(
+            f"programme {code!r} already exists", errors=[{"field": "code", "message": "already taken"}]
+        )
     other = db.session.scalar(
         select(AidProgramme).where(AidProgramme.starts_on <= ends_on, AidProgramme.ends_on >= starts_on)
     )
     if other is not None:
         raise ProgrammeOverlap(
             f"the period overlaps programme {other.code} ({other.starts_on}..{other.ends_on}); "
-            "every sale must belong to exactly one programme"
+            "every sale must belong to exactly one programme",
+            errors=[{"field": "starts_on", "message": "overlaps another programme"}],
         )
     prog = AidProgramme(
         code=code,
@@ -129,10 +153,11 @@ def create_programme(
         starts_on=starts_on,
         ends_on=ends_on,
         target_fen=target_fen,
+        note=note,
     )
     db.session.add(prog)
     db.session.flush()
-    _set_targets(prog, channel_targets, location_targets)
+    _set_targets(prog, channel_targets, location_targets, township_targets)
     _forget_cached(prog.id)
     audit(actor, "aid.programme_created", target_type="aid_programme", target_id=code, target_fen=target_fen)
     return prog
@@ -146,9 +171,11 @@ def update_programme(
     target_fen: int | None = None,
     channel_targets: dict[str, int] | None = None,
     location_targets: dict[str, int] | None = None,
+    township_targets: dict[str, int] | None = None,
+    note: str | None = None,
     actor: User | None = None,
 ) -> AidProgramme:
-    """Change a programme's names, target or sub-targets (its period is fixed once created)."""
+    """Change a programme's names, target, note or sub-targets (its period is fixed once created)."""
     prog = get_programme(code)
     if name_zh is not None:
         prog.name_zh = name_zh
@@ -157,7 +184,9 @@ def update_programme(
     if target_fen is not None:
         _check_target(target_fen, "target_fen")
         prog.target_fen = target_fen
-    _set_targets(prog, channel_targets, location_targets)
+    if note is not None:
+        prog.note = note
+    _set_targets(prog, channel_targets, location_targets, township_targets)
     _forget_cached(prog.id)
     audit(
         actor,
@@ -167,5 +196,6 @@ def update_programme(
         target_fen=prog.target_fen,
         channel_targets=channel_targets,
         location_targets=location_targets,
+        township_targets=township_targets,
     )
     return prog

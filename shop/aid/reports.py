@@ -24,6 +24,7 @@ from shop.aid import cache
 from shop.aid.errors import BadDateRange, RangeTooLong
 from shop.aid.models import ROLLUP_DIMS, AidEntry, AidProgramme, AidReconciliationRun, AidRollup
 from shop.catalog.models import Category, Location, Producer
+from shop.catalog.townships import find_township
 from shop.core import clock
 from shop.core.db import db
 
@@ -229,13 +230,15 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         "products_reached": sum(1 for s in by_product.values() if s.qualifying > 0),
         # Each producer's registered figure, counted once however many sales it had.
         "households_linked": sum(producers[pid].linked_households for pid in reached),
-        "targets": _target_progress(programme, dims["channel"], dims["location"], locations),
+        "targets": _target_progress(
+            programme, dims["channel"], dims["location"], locations, dims["township"]
+        ),
         "as_of": clock.now(),
     }
 
 
 def _target_progress(
-    programme: AidProgramme, by_channel: dict, by_location: dict, locations: dict
+    programme: AidProgramme, by_channel: dict, by_location: dict, locations: dict, by_township: dict
 ) -> list[dict]:
     out = []
     for t in programme.targets:
@@ -243,6 +246,17 @@ def _target_progress(
             counted = by_channel[t.channel].qualifying if t.channel in by_channel else 0
             name_zh, name_en = CHANNEL_NAMES[t.channel]
             out.append({"kind": "channel", "key": t.channel, "name": name_zh, "name_en": name_en})
+        elif t.township is not None:
+            counted = by_township[t.township].qualifying if t.township in by_township else 0
+            found = find_township(t.township)
+            out.append(
+                {
+                    "kind": "township",
+                    "key": t.township,
+                    "name": t.township,
+                    "name_en": found[1] if found else "",
+                }
+            )
         else:
             counted = by_location[t.location_id].qualifying if t.location_id in by_location else 0
             loc = locations.get(t.location_id) or db.session.get(Location, t.location_id)

@@ -46,6 +46,7 @@ class ProgrammeSchema(ma.Schema):
     target_fen = f.Integer(required=True)
     currency = f.String(required=True)
     targets = f.List(f.Nested(TargetSchema))
+    note = f.String()
 
 
 class ProgrammeListSchema(ma.Schema):
@@ -69,6 +70,13 @@ class ProgrammeCreateSchema(ma.Schema):
         values=f.Integer(strict=True, validate=FEN),
         load_default=None,
     )
+    township_targets = f.Dict(
+        keys=f.String(validate=v.Length(min=1, max=60)),
+        values=f.Integer(strict=True, validate=FEN),
+        load_default=None,
+        metadata={"description": "Gangu township (Chinese or English name) -> target in fen"},
+    )
+    note = f.String(validate=v.Length(max=2000), load_default="")
 
 
 class ProgrammeUpdateSchema(ma.Schema):
@@ -81,6 +89,10 @@ class ProgrammeUpdateSchema(ma.Schema):
     location_targets = f.Dict(
         keys=f.String(validate=v.Length(min=1, max=40)), values=f.Integer(strict=True, validate=FEN)
     )
+    township_targets = f.Dict(
+        keys=f.String(validate=v.Length(min=1, max=60)), values=f.Integer(strict=True, validate=FEN)
+    )
+    note = f.String(validate=v.Length(max=2000))
 
 
 class ProgressSchema(ma.Schema):
@@ -255,6 +267,8 @@ def programme_dict(prog: AidProgramme) -> dict:
     for t in prog.targets:
         if t.channel is not None:
             targets.append({"kind": "channel", "key": t.channel, "target_fen": t.target_fen})
+        elif t.township is not None:
+            targets.append({"kind": "township", "key": t.township, "target_fen": t.target_fen})
         else:
             loc = db.session.get(Location, t.location_id)
             targets.append({"kind": "location", "key": loc.code, "target_fen": t.target_fen})
@@ -267,6 +281,7 @@ def programme_dict(prog: AidProgramme) -> dict:
         "target_fen": prog.target_fen,
         "currency": "CNY",
         "targets": targets,
+        "note": prog.note,
     }
 
 

@@ -21,6 +21,7 @@ from shop.catalog.schemas import (
 )
 from shop.core import clock
 from shop.inventory.queries import availability
+from shop.media.services import images_for
 
 blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1", description="Catalogue (public)")
 
@@ -34,9 +35,10 @@ def list_products(args: dict):
     page, per_page = args.pop("page"), args.pop("per_page")
     rows, total = services.list_products(page=page, per_page=per_page, **args)
     avail = availability(v.id for p in rows for v in p.variants)
+    imgs = images_for(p.id for p in rows)
     today = clock.today()
     return {
-        "items": [product_dict(p, avail, today) for p in rows],
+        "items": [product_dict(p, avail, today, images=imgs[p.id]) for p in rows],
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -50,7 +52,8 @@ def get_product(product_id: int):
     """One product with its variants, availability and the producer's aid certificate."""
     product = services.get_product(product_id)
     avail = availability(v.id for v in product.variants)
-    return product_dict(product, avail, clock.today(), detail=True)
+    imgs = images_for([product.id])[product.id]
+    return product_dict(product, avail, clock.today(), detail=True, images=imgs)
 
 
 @blp.route("/producers")

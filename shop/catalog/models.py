@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import db, utcnow
@@ -35,6 +36,7 @@ class Producer(db.Model):
     __table_args__ = (
         CheckConstraint("linked_households >= 0", name="households_nonneg"),
         CheckConstraint("linked_people >= 0", name="people_nonneg"),
+        CheckConstraint("fee_bp >= 0 AND fee_bp <= 10000", name="fee_bp_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +54,10 @@ class Producer(db.Model):
     benefit_mechanism_en: Mapped[str] = mapped_column(Text, default="")
     story_zh: Mapped[str] = mapped_column(Text, default="")
     story_en: Mapped[str] = mapped_column(Text, default="")
+    # The shop's fee on this producer's sales, in basis points (100 = 1 %), taken at settlement.
+    fee_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A deactivated producer's products are off sale; its history (orders, aid entries) stays.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
     certificates: Mapped[list[AidCertificate]] = relationship(
         back_populates="producer", order_by="AidCertificate.valid_from", lazy="selectin"

@@ -10,6 +10,7 @@ from marshmallow import validate as v
 
 from shop.catalog.models import Location, Producer, Product, Variant
 from shop.core.api import PageArgs, PageSchema
+from shop.media.services import ImageView
 
 
 class ProductArgs(PageArgs):
@@ -81,6 +82,22 @@ class VariantSchema(ma.Schema):
     shelf_life_days = f.Integer(allow_none=True)
 
 
+class ProductImageRenditionSchema(ma.Schema):
+    width = f.Integer(required=True)
+    height = f.Integer(required=True)
+    jpeg = f.String(required=True)
+    webp = f.String(required=True)
+
+
+class ProductImageSchema(ma.Schema):
+    id = f.Integer(required=True)
+    url = f.String(required=True, metadata={"description": "the 960-px JPEG rendition"})
+    cover = f.Boolean(required=True, metadata={"description": "the first image is the cover"})
+    width = f.Integer()
+    height = f.Integer()
+    renditions = f.List(f.Nested(ProductImageRenditionSchema))
+
+
 class ProductSummarySchema(ma.Schema):
     id = f.Integer(required=True)
     slug = f.String()
@@ -93,6 +110,9 @@ class ProductSummarySchema(ma.Schema):
     available = f.Integer()
     producer = f.Nested(ProducerBriefSchema)
     variants = f.List(f.Nested(VariantSchema))
+    images = f.List(
+        f.Nested(ProductImageSchema), metadata={"description": "in order; the first is the cover"}
+    )
 
 
 class ProductDetailSchema(ProductSummarySchema):
@@ -118,6 +138,8 @@ class LocationSchema(ma.Schema):
     pickup = f.Boolean(required=True)
     active_from = f.Date(allow_none=True)
     active_until = f.Date(allow_none=True)
+    opens_on = f.Date(allow_none=True, metadata={"description": "a fair booth's first day"})
+    closes_on = f.Date(allow_none=True, metadata={"description": "its last day"})
     opening_hours = f.String()
 
 
@@ -180,7 +202,14 @@ def variant_dict(variant: Variant, available: int) -> dict:
     }
 
 
-def product_dict(product: Product, avail: dict[int, int], on: date, *, detail: bool = False) -> dict:
+def product_dict(
+    product: Product,
+    avail: dict[int, int],
+    on: date,
+    *,
+    detail: bool = False,
+    images: list[ImageView] | None = None,
+) -> dict:
     variants = [variant_dict(v, avail.get(v.id, 0)) for v in product.variants if v.active]
     out = {
         "id": product.id,
@@ -194,6 +223,7 @@ def product_dict(product: Product, avail: dict[int, int], on: date, *, detail: b
         "available": sum(v["available"] for v in variants),
         "producer": producer_dict(product.producer, on),
         "variants": variants,
+        "images": [img.as_dict() for img in images or []],
     }
     if detail:
         out.update(description=product.description_zh, description_en=product.description_en)
@@ -211,5 +241,7 @@ def location_dict(loc: Location) -> dict:
         "pickup": loc.pickup,
         "active_from": loc.active_from,
         "active_until": loc.active_until,
+        "opens_on": loc.active_from,
+        "closes_on": loc.active_until,
         "opening_hours": loc.opening_hours,
     }

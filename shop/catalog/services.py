@@ -105,7 +105,7 @@ def variants_by_sku(skus: Sequence[str], fields: Sequence[str]) -> list[Variant]
 
 
 def list_producers(*, page: int = 1, per_page: int = 20, township: str | None = None):
-    stmt = select(Producer).order_by(Producer.id)
+    stmt = select(Producer).where(Producer.active.is_(True)).order_by(Producer.id)
     if township:
         stmt = stmt.where(or_(Producer.township == township, Producer.township_en == township))
     return page_of(stmt, page=page, per_page=per_page)
@@ -159,7 +159,10 @@ def add_certificate(
             errors=[{"field": "valid_until", "message": "before valid_from"}],
         )
     if db.session.scalar(select(AidCertificate.id).where(AidCertificate.number == number)):
-        raise CertificateExists(f"certificate {number} is already registered")
+        raise CertificateExists(
+            f"certificate {number} is already registered",
+            errors=[{"field": "number", "message": "already taken"}],
+        )
     cert = AidCertificate(
         producer_id=producer.id, number=number, issuer=issuer, valid_from=valid_from, valid_until=valid_until
     )

@@ -15,6 +15,11 @@ hook, the first one registered), which refuses:
   JSON escape, but not a Unicode character: the database driver cannot encode it). 422 with
   ``errors: [{field, message}]`` naming each field.
 
+A view that takes a file marks itself ``@accepts_upload`` (or ``@accepts_upload("SETTING")`` naming the
+setting that holds its byte limit): on ``/api/`` it then takes ``multipart/form-data`` as well as JSON,
+and its body may be as large as that setting (plus the multipart envelope) instead of
+``MAX_CONTENT_LENGTH``. Form fields are checked like any other; the file's bytes are the view's to judge.
+
 A batch endpoint whose items are answered one by one (the tablets' offline sales) marks itself with
 ``@items_checked_one_by_one("sales")``: the guard then leaves text problems inside ``sales[i]`` to the
 view, which answers that item with ``text_problems(item, prefix=...)`` and carries on with the others.
@@ -40,6 +45,8 @@ MAX_TEXT_PROBLEMS = 20  # listed in one answer; more would only repeat the point
 # pair becomes the character it encodes), and percent-decoding replaces invalid UTF-8 with U+FFFD.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ITEMS_ATTR = "_shop_items_checked_one_by_one"
+_UPLOAD_ATTR = "_shop_upload_limit_setting"
+UPLOAD_SLACK = 64 * 1024  # the multipart envelope and the other fields around the file
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +66,28 @@ def items_checked_one_by_one(key: str) -> Callable[[F], F]:
         return view
 
     return mark
+
+
+def accepts_upload(arg: F | str = "MEDIA_MAX_UPLOAD_BYTES") -> Any:
+    """Mark a view that takes a file (multipart/form-data) of up to the named setting's bytes.
+
+    ``@accepts_upload`` uses ``MEDIA_MAX_UPLOAD_BYTES``; ``@accepts_upload("AID_IMPORT_MAX_BYTES")`` another
+    limit. Place it right under the route decorator.
+    """
+    if callable(arg):
+        setattr(arg, _UPLOAD_ATTR, "MEDIA_MAX_UPLOAD_BYTES")
+        return arg
+
+    def mark(view: F) -> F:
+        setattr(view, _UPLOAD_ATTR, arg)
+        return view
+
+    return mark
+
+
+def _upload_limit_setting() -> str | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, _UPLOAD_ATTR, None)
 
 
 def text_shown(text: str) -> str:
@@ -173,7 +202,12 @@ def _field_problems(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
 
 def check_request() -> None:
     """Refuse a request the shop's parsers, views or database could not take (see the module docstring)."""
-    limit = current_app.extensions["settings"].MAX_URL_LENGTH
+    settings = current_app.extensions["settings"]
+    upload = _upload_limit_setting()
+    if upload:
+        # Before anything reads the body (CSRF reads a form): the larger limit for upload views only.
+        request.max_content_length = getattr(settings, upload) + UPLOAD_SLACK
+    limit = settings.MAX_URL_LENGTH
     if _url_length() > limit:
         raise RequestURITooLarge(f"the URL is longer than {limit} characters; send long input in the body")
     problems = _field_problems(
@@ -188,6 +222,8 @@ def check_request() -> None:
     if problems:
         raise UnstorableText(_detail(problems[:MAX_TEXT_PROBLEMS]), errors=problems[:MAX_TEXT_PROBLEMS])
     if is_api and has_body:
+        if upload and request.mimetype == "multipart/form-data":
+            return
         if request.mimetype != "application/json":
             raise UnsupportedMediaType("send the request body as application/json")
         _check_json_body()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
@@ -26,6 +27,7 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
     ("aid_web.progress", _l("Programme progress"), ()),
     ("audit_web.audit_log", _l("Audit log"), ("admin",)),
+    ("backoffice.home", _l("Back office"), ("admin", "aid_officer")),
     ("people_web.index", _l("People"), ("admin",)),
 ]
 babel = Babel()
@@ -103,15 +105,19 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["yuan"] = yuan
     app.jinja_env.filters["localtime"] = localtime
 
+    # Product images may come from a CDN or bucket (MEDIA_PUBLIC_BASE_URL): the one other image origin.
+    media_base = urlsplit(app.extensions["settings"].MEDIA_PUBLIC_BASE_URL)
+    media_origin = f" {media_base.scheme}://{media_base.netloc}" if media_base.netloc else ""
+    csp = (
+        f"default-src 'self'; img-src 'self' data:{media_origin}; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
     @app.after_request
     def _security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith("/api/"):
-            resp.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "frame-ancestors 'none'; form-action 'self'",
-            )
+            resp.headers.setdefault("Content-Security-Policy", csp)
         return resp

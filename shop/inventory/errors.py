@@ -33,6 +33,13 @@ class NotASalesLocation(ValidationFailed):
     title = "Counter sales happen only at halls and fair booths"
 
 
+class LocationClosed(Conflict):
+    """A fair booth sells only between its first and last day (``opens_on``..``closes_on``)."""
+
+    slug = "location-closed"
+    title = "This location is not open on that day"
+
+
 class SaleIdReused(Conflict):
     slug = "client-sale-id-reused"
     title = "This client_sale_id was already used for a different sale"

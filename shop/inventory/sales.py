@@ -16,7 +16,7 @@ from shop.core import clock
 from shop.core.db import db, utcnow
 from shop.core.errors import ValidationFailed
 from shop.inventory import services as stock
-from shop.inventory.errors import NotASalesLocation, SaleIdReused
+from shop.inventory.errors import LocationClosed, NotASalesLocation, SaleIdReused
 from shop.inventory.models import PAYMENT_METHODS, CounterSale, CounterSaleLine
 from shop.inventory.queries import SELLING_KINDS
 
@@ -122,6 +122,12 @@ def record_counter_sale(
     now = utcnow()
     made_at = made_at or now
     _check_made_at(made_at, now)
+    if not location.is_active_on(clock.local_day(made_at)):
+        raise LocationClosed(
+            f"{location.code} sells only from {location.active_from or '…'} to {location.active_until or '…'}; "
+            f"the sale is dated {clock.local_day(made_at)}",
+            errors=[{"field": "made_at", "message": "the location is not open on that day"}],
+        )
 
     sale = CounterSale(
         location_id=location.id,

@@ -152,7 +152,12 @@ def _resolve_lines(lines: list[LineRequest]) -> list[tuple[Variant, int]]:
 
 def _pickup_hall(code: str | None, on) -> Location:
     loc = db.session.scalar(select(Location).where(Location.code == (code or "")))
-    if loc is None or not loc.pickup or not loc.is_active_on(on):
+    if loc is not None and loc.pickup and not loc.is_active_on(on):
+        raise InvalidDelivery(
+            f"{loc.code} takes pickup orders only from {loc.active_from or '…'} to {loc.active_until or '…'}",
+            errors=[{"field": "delivery.location", "message": "not open on that day"}],
+        )
+    if loc is None or not loc.pickup:
         raise InvalidDelivery(
             f"{code!r} is not a pickup point",
             errors=[{"field": "delivery.location", "message": "not a pickup point"}],

@@ -28,7 +28,7 @@ def test_each_role_lands_on_its_work_page_and_may_open_it(seeded, client):
         code = db.session.scalar(select(Producer.code).limit(1))
         create_staff_user(email="coop@x.cn", password="password-123", role="producer", producer_code=code)
     expected = {
-        "admin@x.cn": "/staff/orders",
+        "admin@x.cn": "/admin/",
         "officer@x.cn": "/aid/",
         "op@x.cn": "/console/DL-HM/",
         "op2@x.cn": "/console/",

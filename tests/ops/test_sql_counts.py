@@ -21,7 +21,8 @@ def test_product_list_costs_the_same_statements_at_any_size(counted, per_page):
     r = counted.get(f"/api/v1/products?per_page={per_page}")
     assert r.status_code == 200 and len(r.json["items"]) == min(per_page, 11)
     print(f"SQL_COUNT product list API ({per_page})={r.headers['X-SQL-Statements']}")  # read by make bench
-    assert int(r.headers["X-SQL-Statements"]) <= 4
+    # product rows with the total, variants, availability, the products' images (back office)
+    assert int(r.headers["X-SQL-Statements"]) <= 5
 
 
 def test_product_list_page_statements(counted):
