@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     # Wrong pickup codes typed by one operator at one hall (right codes never count): a six-digit code
     # must not be guessable by trying, and a busy counter rarely mistypes more than a few an hour.
     RATE_LIMIT_PICKUP_CODES: str = "10/minute;30/hour"
+    # Wrong pickup-card codes per buyer online, or per operator at a hall: card codes carry 80 bits, and
+    # the throttle keeps anyone from trying them in turn (right codes never count).
+    RATE_LIMIT_CARD_CODES: str = "10/minute;30/hour"
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0 = none).
     PROXY_FIX_X_FOR: int = Field(default=0, ge=0, le=5)
 

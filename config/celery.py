@@ -37,6 +37,7 @@ TASK_MODULES = (
     "workers.reports",
     "workers.accounts",
     "workers.media",
+    "workers.workunits",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
@@ -76,6 +77,11 @@ def beat_schedule() -> dict[str, dict]:
         "aid-reconcile-nightly": {"task": "shop.aid.reconcile", "schedule": crontab(hour=2, minute=40)},
         # Revoked tokens, sign-in failure counters and password links that can no longer matter.
         "accounts-purge-hourly": {"task": "shop.accounts.purge_expired", "schedule": 3600.0},
+        # Each work unit's statement of last month, told to its manager on the 1st (once per unit and month).
+        "work-unit-statements-monthly": {
+            "task": "shop.workunits.monthly_statements",
+            "schedule": crontab(day_of_month=1, hour=8, minute=0),
+        },
     }
 
 

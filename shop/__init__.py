@@ -24,7 +24,9 @@ import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
 import shop.payments.models
-import shop.returns.models  # noqa: F401
+import shop.returns.models
+import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
+import shop.workunits.models  # noqa: F401
 from config import ROOT, Settings, load_settings
 from shop import cli
 from shop.accounts import api as accounts_api
@@ -60,6 +62,8 @@ from shop.people import admin_api as people_api
 from shop.people import views as people_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
+from shop.workunits import api as workunits_api
+from shop.workunits import views as workunits_views
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -131,3 +135,5 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(backoffice_api.blp)
     app.register_blueprint(backoffice_views.bp)
     app.register_blueprint(media_views.bp)
+    api.register_blueprint(workunits_api.blp)
+    app.register_blueprint(workunits_views.bp)

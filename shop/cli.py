@@ -12,7 +12,7 @@ from shop.accounts.services import create_staff_user, find_user_by_email
 from shop.aid.cli import aid_cli
 from shop.core.db import atomic
 from shop.core.errors import ShopError
-from shop.demo import seed_demo, seed_demo_pictures
+from shop.demo import seed_demo, seed_demo_pictures, seed_demo_work_units
 from shop.inventory.services import reconcile as reconcile_stock
 
 DEMO_STAFF = (
@@ -30,6 +30,8 @@ def register(app: Flask) -> None:
         with atomic():
             counts = seed_demo()
             counts.update(seed_demo_pictures())
+        with atomic():
+            counts.update(seed_demo_work_units())
         click.echo("seeded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
     users = AppGroup("users", help="Manage staff and customer accounts.")

@@ -6,11 +6,13 @@ opening stock is received only once per variant and location.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from shop.accounts.models import User
 from shop.aid.models import AidProgramme
 from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
@@ -20,6 +22,9 @@ from shop.inventory import services as stock
 from shop.inventory.models import StockMovement
 from shop.media.models import ProductImage
 from shop.media.services import add_product_image
+from shop.workunits import quotas
+from shop.workunits import services as units
+from shop.workunits.codes import credit_check_char
 
 ISSUER = "甘谷县乡村振兴局"
 
@@ -569,3 +574,38 @@ def seed_demo_pictures() -> dict[str, int]:
         add_product_image(product.id, illustrations.draw(slug))
         drawn += 1
     return {"pictures": drawn}
+
+
+DEMO_UNITS = (
+    # email, legal name, type, credit code body (17 characters; the check character is computed)
+    ("canteen@dongli-school.example.cn", "天津市东丽区第一中学", "budget_unit", "12120110MB0000001", True),
+    ("union@dongli-food.example.cn", "天津食品集团工会委员会", "trade_union", "81120110MC0000002", False),
+)
+
+
+def seed_demo_work_units() -> dict[str, int]:
+    """Two demo work units (a verified school canteen with this year's quota, a union waiting for
+    verification), so the officers' pages have something to show. Idempotent. Their logins get a random
+    password: set one with ``flask users create --email ... --role customer`` to sign in as them."""
+    admin = db.session.scalar(select(User).where(User.role == "admin").order_by(User.id).limit(1))
+    made = 0
+    for email, name, unit_type, body, verified in DEMO_UNITS:
+        if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+            continue
+        user = units.register_unit(
+            units.UnitRegistration(
+                email=email,
+                password=secrets.token_urlsafe(24),
+                name="采购员",
+                invoice_title=name,
+                tax_id=body + credit_check_char(body),
+                unit_type=unit_type,
+                contact_name="王老师" if verified else "李主席",
+                contact_phone="022-24390000",
+            )
+        )
+        if verified:
+            units.verify_unit(user.id, note="演示数据：营业执照已核验", actor=admin or user)
+            quotas.set_quota(user.id, year=clock.today().year, amount_fen=30_000_000, actor=admin or user)
+        made += 1
+    return {"work_units": made}

@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.transport.prepare import get_exclude_headers
 
-from shop.accounts.services import live_user, read_token
 from tests.conftest import create_user, make_app, migrate, truncate_all
 
 ROLES = {
@@ -191,9 +191,12 @@ def _hostile_call(case, attack) -> tuple[dict, tuple[int, ...] | None]:
         return {"data": b"[" * 1000 + b"]" * 1000, "headers": json_headers}, (400, *NOT_ROUTED)
     if method in BODY_METHODS and kind == "large":
         big = b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}'
-        # An upload endpoint takes bodies of several megabytes: there the JSON just lacks its file.
+        # An upload endpoint takes bodies of several megabytes: there a JSON body lacks its file (422, 415)
+        # or is refused as too large for JSON (413).
         takes_files = any(b.media_type == "multipart/form-data" for b in case.operation.body)
-        return {"data": big, "headers": json_headers}, ((422, 415) if takes_files else (413,)) + NOT_ROUTED
+        return {"data": big, "headers": json_headers}, (
+            (413, 415, 422) if takes_files else (413,)
+        ) + NOT_ROUTED
     if method in BODY_METHODS and kind == "chunked":
         chunked = {"Content-Type": "text/plain", "Transfer-Encoding": "chunked"}
         return {"data": b"hello", "headers": chunked}, (415, *NOT_ROUTED)
@@ -245,26 +248,30 @@ def test_hostile_input_for_every_operation(case, attack, hostile_app):
     if "code" in (case.path_parameters or {}):
         case.path_parameters["code"] = "DL-HM"  # a real hall, so the request reaches the use case
     extra, allowed = _hostile_call(case, attack)
+    # A negative case may leave out its Authorization header on purpose: then the call is anonymous.
+    auth_dropped = "Authorization" in get_exclude_headers(case)
     for role in HOSTILE_ROLES:
         headers = {**extra.get("headers", {})}
         if role in tokens:
             headers["Authorization"] = f"Bearer {tokens[role]}"
         kwargs = {k: v for k, v in extra.items() if k != "headers"}
-        response = case.call(headers=headers, **kwargs)
-        case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
-        status = response.status_code
         if case.path.endswith("/sales/batch") and role == "admin":
-            body = response.json()
-            if status == 401:  # say why the token stopped counting, should it ever
-                with hostile_app.app_context():
-                    claims = read_token(tokens["admin"])
-                    body["debug"] = (claims, claims and live_user(claims.user_id, claims.version, claims.jti))
-            assert status == 200, body
+            # Sent as is: a generated case may drop its Authorization header on purpose (missing-auth
+            # checks), and this call is about the sales in the body, answered one by one.
+            response = hostile_app.test_client().post(
+                "/api/v1/locations/DL-HM/sales/batch", data=kwargs["data"], headers=headers
+            )
+            body = response.get_json()
+            assert response.status_code == 200, body
             statuses = [r["status"] for r in body["results"]]
             bad = attack[1] % 3
             assert len(statuses) == 3 and statuses[bad] == 422, body  # the bad sale, answered alone
             assert all(s in (201, 200) for i, s in enumerate(statuses) if i != bad), body
-        elif allowed is not None and role == "admin":
+            continue
+        response = case.call(headers=headers, **kwargs)
+        case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
+        status = response.status_code
+        if allowed is not None and role == "admin" and not auth_dropped:
             assert status in allowed, (attack, status, response.text[:300])
         else:
             assert status < 500, (attack, status)

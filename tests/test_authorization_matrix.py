@@ -11,7 +11,7 @@ import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -144,6 +144,74 @@ def _pending_offshop_sale() -> int:
             sold_on=SOLD_ON,
             lines=[OffshopLineInput("CHL-LINE-500G", 1, 2800)],
         ).id
+
+
+# -- work units: a verified unit ("unit@example.cn", not one of the roles) and its paid order ----------
+
+
+def _unit_id(w: World) -> int:
+    """The verified test unit's id (its account), registered once per module."""
+    from shop.accounts.services import find_user_by_email
+    from shop.workunits import services as units
+    from tests.workunits.helpers import credit_code
+
+    user = find_user_by_email("unit@example.cn")
+    if user is None:
+        with atomic():
+            user = units.register_unit(
+                units.UnitRegistration(
+                    email="unit@example.cn",
+                    password="password-123",
+                    name="U",
+                    invoice_title="某单位",
+                    tax_id=credit_code(),
+                    unit_type="budget_unit",
+                )
+            )
+            units.verify_unit(user.id, note="matrix", actor=user)
+    return user.id
+
+
+def _pending_unit(w: World) -> int:
+    """A fresh unit waiting for verification (one per call, so each role decides on its own)."""
+    from shop.workunits import services as units
+    from tests.workunits.helpers import credit_code
+
+    with atomic():
+        return units.register_unit(
+            units.UnitRegistration(
+                email=f"unit{next(_seq)}@example.cn",
+                password="password-123",
+                name="U",
+                invoice_title="某单位",
+                tax_id=credit_code(),
+                unit_type="other",
+            )
+        ).id
+
+
+def _paid_customer_order(w: World) -> int:
+    return w.new_order(paid=True)
+
+
+def _invoice(w: World) -> int:
+    from shop.accounts.services import find_user_by_email
+    from shop.workunits.invoices import InvoiceRequest, request_invoice
+
+    order_id = w.new_order(paid=True)
+    with atomic():
+        return request_invoice(
+            order_id, InvoiceRequest(kind="normal", title="X"), buyer=find_user_by_email("buyer@example.cn")
+        ).id
+
+
+def _card_batch_body(w: World) -> dict:
+    return {
+        "buyer_unit": _unit_id(w),
+        "count": 1,
+        "value_fen": 100,
+        "expires_on": (clock.today().replace(day=1) + timedelta(days=90)).isoformat(),
+    }
 
 
 # name: (method, path(world) , body(world) , expected statuses in ROLES order)
@@ -585,6 +653,122 @@ ROWS: dict[str, Row] = {
         lambda w: f"/api/v1/admin/locations/DL-JQ/operators/{_spare_operator().id}",
         lambda w: None,
         [401, 403, 403, 403, 403, 204],
+    ),
+    # -- work units (a verified unit that is none of the roles; the customer's own orders)
+    "work units list": (
+        "GET",
+        lambda w: "/api/v1/admin/work-units",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit detail": (
+        "GET",
+        lambda w: f"/api/v1/work-units/{_unit_id(w)}",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit verify": (
+        "POST",
+        lambda w: f"/api/v1/admin/work-units/{_pending_unit(w)}/verify",
+        lambda w: {"note": "matrix"},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit reject": (
+        "POST",
+        lambda w: f"/api/v1/admin/work-units/{_pending_unit(w)}/reject",
+        lambda w: {"reason": "matrix"},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit quota": (
+        "PUT",
+        lambda w: f"/api/v1/admin/work-units/{_unit_id(w)}/quota",
+        lambda w: {"year": 2026, "amount_fen": 100},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit progress": (
+        "GET",
+        lambda w: f"/api/v1/work-units/{_unit_id(w)}/progress",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit quota list": (
+        "GET",
+        lambda w: "/api/v1/work-units/quotas",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit quota export": (
+        "GET",
+        lambda w: "/api/v1/work-units/quotas.xlsx",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit orders": (
+        "GET",
+        lambda w: f"/api/v1/work-units/{_unit_id(w)}/orders",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit statement": (
+        "GET",
+        lambda w: f"/api/v1/work-units/{_unit_id(w)}/statements/2026-01",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "work unit transfer": (
+        "POST",
+        lambda w: f"/api/v1/admin/work-units/{_unit_id(w)}/transfers",
+        lambda w: {"amount_fen": 100, "reference": f"M-{next(_seq)}"},
+        [401, 403, 403, 403, 201, 201],
+    ),
+    "work units overdue": (
+        "GET",
+        lambda w: "/api/v1/admin/work-units/overdue",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "pay on account (not a unit's order)": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order()}/payments/account",
+        lambda w: None,
+        [401, 409, 404, 404, 403, 409],
+    ),
+    "pay with a card that does not exist": (
+        "POST",
+        lambda w: f"/api/v1/orders/{w.new_order()}/payments/card",
+        lambda w: {"code": "2222-3333-4444-5555"},
+        [401, 422, 404, 404, 422, 422],
+    ),
+    "invoice request": (
+        "POST",
+        lambda w: f"/api/v1/orders/{_paid_customer_order(w)}/invoice-request",
+        lambda w: {"kind": "normal", "title": "个人"},
+        [401, 201, 404, 404, 403, 403],
+    ),
+    "invoice queue": ("GET", lambda w: "/api/v1/invoices", lambda w: None, [401, 403, 403, 403, 200, 200]),
+    "invoice detail": (
+        "GET",
+        lambda w: f"/api/v1/invoices/{_invoice(w)}",
+        lambda w: None,
+        [401, 200, 404, 404, 200, 200],
+    ),
+    "invoice issue": (
+        "POST",
+        lambda w: f"/api/v1/invoices/{_invoice(w)}/issue",
+        lambda w: {"number": "12345678"},
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "pickup cards issue": (
+        "POST",
+        lambda w: "/api/v1/admin/pickup-cards",
+        _card_batch_body,
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "pickup card batches": (
+        "GET",
+        lambda w: "/api/v1/admin/pickup-cards",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
     ),
 }
 

@@ -21,6 +21,7 @@ from shop.accounts.schemas import (
 )
 from shop.core.db import atomic
 from shop.core.limits import limit_auth, limit_password_reset, limit_password_reset_email, limit_register
+from shop.workunits.services import UnitRegistration, register_unit
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
@@ -30,10 +31,23 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/auth", description
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserSchema)
 def register(data: dict):
-    """Register a customer (consumer or work-unit buyer)."""
+    """Register a customer: a consumer, or a work unit (pending until an officer verifies it)."""
+    unit_fields = {k: data.pop(k) for k in ("unit_type", "legal_name", "contact_name", "contact_phone")}
     with atomic():
-        user = services.register_customer(**data)
-    return user_dict(user)
+        if data["buyer_kind"] == "work_unit":
+            user = register_unit(
+                UnitRegistration(
+                    email=data["email"],
+                    password=data["password"],
+                    name=data["name"],
+                    invoice_title=data["invoice_title"],
+                    tax_id=data["tax_id"],
+                    **unit_fields,
+                )
+            )
+        else:
+            user = services.register_customer(**data)
+        return user_dict(user)
 
 
 @blp.route("/token", methods=["POST"])

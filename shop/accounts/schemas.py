@@ -3,6 +3,8 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from shop.accounts.models import ROLES
+from shop.workunits.models import UNIT_TYPES
+from shop.workunits.standing import verification_of
 
 
 class RegisterSchema(ma.Schema):
@@ -11,7 +13,17 @@ class RegisterSchema(ma.Schema):
     name = f.String(required=True, validate=v.Length(min=1, max=120))
     buyer_kind = f.String(load_default="consumer", validate=v.OneOf(["consumer", "work_unit"]))
     invoice_title = f.String(load_default="", validate=v.Length(max=200))
-    tax_id = f.String(load_default="", validate=v.Length(max=30))
+    tax_id = f.String(
+        load_default="",
+        validate=v.Length(max=30),
+        metadata={"description": "work units: the unified social credit code (18 characters, checked)"},
+    )
+    # Work units only (buyer_kind work_unit): what the unit is, its legal name (default: the invoice
+    # title) and contact. The unit stays "pending" until an officer verifies it.
+    unit_type = f.String(load_default="other", validate=v.OneOf(UNIT_TYPES))
+    legal_name = f.String(load_default="", validate=v.Length(max=200))
+    contact_name = f.String(load_default="", validate=v.Length(max=60))
+    contact_phone = f.String(load_default="", validate=v.Length(max=20))
 
 
 class TokenRequestSchema(ma.Schema):
@@ -33,6 +45,10 @@ class UserSchema(ma.Schema):
     buyer_kind = f.String()
     invoice_title = f.String()
     tax_id = f.String()
+    verification = f.String(
+        allow_none=True,
+        metadata={"description": "work units: pending, verified or rejected; null for everyone else"},
+    )
     locations = f.List(f.String())
     producer = f.String(allow_none=True, metadata={"description": "code of the producer (producer role)"})
     active = f.Boolean(metadata={"description": "false once an admin deactivated the account"})
@@ -48,6 +64,7 @@ def user_dict(user) -> dict:
         "buyer_kind": user.buyer_kind,
         "invoice_title": user.invoice_title,
         "tax_id": user.tax_id,
+        "verification": verification_of(user.id) if user.buyer_kind == "work_unit" else None,
         "locations": [loc.code for loc in user.locations],
         "producer": user.producer.code if user.producer else None,
         "active": user.active,

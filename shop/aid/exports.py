@@ -256,6 +256,10 @@ def summary_rows(req: ExportRequest) -> list[list]:
         ["带动生产主体（家）", t["producers_reached"]],
         ["带动产品（种）", t["products_reached"]],
         ["联结建档立卡贫困户（户）", t["households_linked"]],
+        # Pickup cards count when they pay for goods; what they still hold is reported apart, not as aid.
+        ["提货卡发行金额（元，不计入帮扶）", yuan(t["card_issued_fen"])],
+        ["提货卡未兑付余额（元，不计入帮扶）", yuan(t["unredeemed_card_fen"])],
+        ["提货卡过期未兑付（元，不计入帮扶）", yuan(t["expired_card_fen"])],
     ]
     for title, key in (
         ("渠道", "by_channel"),

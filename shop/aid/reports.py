@@ -27,6 +27,7 @@ from shop.catalog.models import Category, Location, Producer
 from shop.catalog.townships import find_township
 from shop.core import clock
 from shop.core.db import db
+from shop.workunits.models import PickupCard, PickupCardBatch, WorkUnit
 
 CHANNEL_NAMES: dict[str, tuple[str, str]] = {
     "online": ("线上商城", "Online shop"),
@@ -233,7 +234,33 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         "targets": _target_progress(
             programme, dims["channel"], dims["location"], locations, dims["township"]
         ),
+        **card_balances(rng),
         "as_of": clock.now(),
+    }
+
+
+def card_balances(rng: DateRange) -> dict:
+    """Pickup-card value issued in the range and not redeemed yet, reported apart from the aid totals.
+
+    Cards count toward aid only when they pay for goods (as their unit's purchase), never when issued:
+    ``unredeemed_card_fen`` is what the cards issued in the range still hold and may still buy,
+    ``expired_card_fen`` what expired cards held when they lapsed (it will never be counted).
+    """
+    start, end = clock.day_range(rng.start, rng.end)
+    today = clock.today()
+    live = func.sum(case((PickupCard.expires_on >= today, PickupCard.balance_fen), else_=0))
+    dead = func.sum(case((PickupCard.expires_on < today, PickupCard.balance_fen), else_=0))
+    row = db.session.execute(
+        select(func.coalesce(func.sum(PickupCard.value_fen), 0), live, dead)
+        .join(PickupCardBatch, PickupCardBatch.id == PickupCard.batch_id)
+        .where(
+            PickupCard.active.is_(True), PickupCardBatch.issued_at >= start, PickupCardBatch.issued_at < end
+        )
+    ).one()
+    return {
+        "card_issued_fen": int(row[0] or 0),
+        "unredeemed_card_fen": int(row[1] or 0),
+        "expired_card_fen": int(row[2] or 0),
     }
 
 
@@ -316,12 +343,14 @@ def work_unit_totals(
         .group_by(e.buyer_id)
         .subquery()
     )
-    base = select(User).where(User.buyer_kind == "work_unit")
+    # Units are listed by their registering account (the id their purchases are counted under), not
+    # every login of a unit.
+    base = select(User).join(WorkUnit, WorkUnit.account_id == User.id)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = db.session.execute(
         select(User, agg.c.direct_fen, agg.c.qualifying_fen, agg.c.purchases, agg.c.last_day)
+        .join(WorkUnit, WorkUnit.account_id == User.id)
         .outerjoin(agg, agg.c.buyer_id == User.id)
-        .where(User.buyer_kind == "work_unit")
         .order_by(func.coalesce(agg.c.direct_fen, 0).desc(), User.id)
         .limit(per_page)
         .offset((page - 1) * per_page)

@@ -158,6 +158,11 @@ class TotalsSchema(ma.Schema):
     products_reached = f.Integer(required=True)
     households_linked = f.Integer(required=True)
     targets = f.List(f.Nested(TargetProgressSchema), required=True)
+    card_issued_fen = f.Integer(metadata={"description": "pickup-card value issued in the range (not aid)"})
+    unredeemed_card_fen = f.Integer(
+        metadata={"description": "what cards issued in the range still hold; counted only when it buys goods"}
+    )
+    expired_card_fen = f.Integer(metadata={"description": "what expired cards still held (never counted)"})
     as_of = f.DateTime(required=True)
 
 

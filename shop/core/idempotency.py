@@ -51,6 +51,15 @@ def _fingerprint() -> str:
     h.update(b"\0")
     h.update(request.path.encode())
     h.update(b"\0")
+    if request.mimetype == "multipart/form-data":
+        # A multipart body's boundary is random per request: compare the fields and files it carries.
+        for name, value in sorted(request.form.items(multi=True)):
+            h.update(f"{name}={value}".encode() + b"\0")
+        for name, upload in sorted(request.files.items(multi=True), key=lambda kv: kv[0]):
+            h.update(f"{name}:{upload.filename}".encode() + b"\0")
+            h.update(hashlib.sha256(upload.read()).digest())
+            upload.seek(0)
+        return h.hexdigest()
     h.update(request.get_data(cache=True))
     return h.hexdigest()
 

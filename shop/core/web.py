@@ -25,6 +25,8 @@ NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = [
     ("fulfilment_web.index", _l("Fulfilment"), ("operator", "admin")),
     ("fulfilment_web.queues", _l("Queues"), ("admin",)),
     ("aid_web.dashboard", _l("Aid dashboard"), ("aid_officer", "admin")),
+    ("workunits_web.staff_units", _l("Work units"), ("aid_officer", "admin")),
+    ("workunits_web.staff_invoices", _l("Invoices"), ("aid_officer", "admin")),
     ("aid_web.progress", _l("Programme progress"), ()),
     ("audit_web.audit_log", _l("Audit log"), ("admin",)),
     ("backoffice.home", _l("Back office"), ("admin", "aid_officer")),

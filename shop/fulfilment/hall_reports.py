@@ -196,7 +196,13 @@ def hall_summary(location: Location, day: date) -> HallSummary:
     )
 
 
-METHODS = {"cash": "现金 cash", "wechat": "微信 WeChat Pay", "alipay": "支付宝 Alipay", "card": "银行卡 card"}
+METHODS = {
+    "cash": "现金 cash",
+    "wechat": "微信 WeChat Pay",
+    "alipay": "支付宝 Alipay",
+    "card": "银行卡 card",
+    "pickup_card": "提货卡 pickup card",
+}
 
 
 def _yuan(fen: int) -> str:

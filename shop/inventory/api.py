@@ -277,6 +277,7 @@ def _record_sale(location, data: dict, user) -> tuple[dict, int]:
         paid_with=data["paid_with"],
         actor=user,
         made_at=data.get("made_at"),
+        card_code=data.get("card_code"),
     )
     return _sale_body(result.sale, replayed=not result.created), 201 if result.created else 200
 

@@ -265,7 +265,8 @@ class TransferDiscrepancy(db.Model):
     variant: Mapped[Variant] = relationship(lazy="joined")
 
 
-PAYMENT_METHODS = ("wechat", "alipay", "cash", "card")
+# "card" is a bank card at the terminal; "pickup_card" a work unit's 提货卡 (its code goes with the sale).
+PAYMENT_METHODS = ("wechat", "alipay", "cash", "card", "pickup_card")
 
 
 class CounterSale(db.Model):
@@ -278,7 +279,9 @@ class CounterSale(db.Model):
     __tablename__ = "counter_sale"
     __table_args__ = (
         UniqueConstraint("location_id", "client_sale_id"),
-        CheckConstraint("paid_with IN ('wechat', 'alipay', 'cash', 'card')", name="paid_with_known"),
+        CheckConstraint(
+            "paid_with IN ('wechat', 'alipay', 'cash', 'card', 'pickup_card')", name="paid_with_known"
+        ),
         CheckConstraint("total_fen >= 0", name="total_nonneg"),
         Index("ix_counter_sale_location_made", "location_id", "made_at"),
     )
@@ -286,7 +289,7 @@ class CounterSale(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     client_sale_id: Mapped[str] = mapped_column(String(64))
-    paid_with: Mapped[str] = mapped_column(String(10))
+    paid_with: Mapped[str] = mapped_column(String(20))
     total_fen: Mapped[int] = mapped_column(Integer, default=0)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # on the tablet

@@ -19,6 +19,9 @@ from shop.inventory import services as stock
 from shop.inventory.errors import LocationClosed, NotASalesLocation, SaleIdReused
 from shop.inventory.models import PAYMENT_METHODS, CounterSale, CounterSaleLine
 from shop.inventory.queries import SELLING_KINDS
+from shop.workunits import cards
+from shop.workunits.models import PickupCard, WorkUnit
+from shop.workunits.standing import AidStanding, unit_standing
 
 # How long a tablet may hold a sale before posting it, and how far its clock may run ahead.
 MAX_OFFLINE = timedelta(days=7)
@@ -90,12 +93,18 @@ def record_counter_sale(
     paid_with: str,
     actor: User | None,
     made_at: datetime | None = None,
+    card_code: str | None = None,
 ) -> SaleResult:
     """Record a counter sale: take each SKU from the location's lots first-expiry-first.
 
     Posting the same ``client_sale_id`` again returns the first sale and changes nothing; the same id
     with other lines or payment is refused (SaleIdReused). Lots past their best-before on the day of
     the sale are never sold. Either every line is sold or, on any error, nothing is.
+
+    ``paid_with="pickup_card"`` takes the sale's total from the card with ``card_code`` (a work unit's
+    提货卡, redeemed part by part): refused whole when the card is unknown (wrong codes throttled per hall
+    and operator), expired or short; the goods then count as the card's unit's direct purchase while
+    that unit is verified.
     """
     client_sale_id = (client_sale_id or "").strip()
     if not 1 <= len(client_sale_id) <= 64:
@@ -112,6 +121,7 @@ def record_counter_sale(
         raise ValidationFailed(
             f"a sale needs 1 to {MAX_LINES} lines", errors=[{"field": "lines", "message": "1 to 100 lines"}]
         )
+    _check_card_code(paid_with, card_code)
     merged = _merge(lines)
     found = _existing(location, client_sale_id)
     if found is not None:
@@ -128,6 +138,9 @@ def record_counter_sale(
             f"the sale is dated {clock.local_day(made_at)}",
             errors=[{"field": "made_at", "message": "the location is not open on that day"}],
         )
+    card = None
+    if paid_with == "pickup_card":
+        card = cards.find_card(card_code or "", who=(location.code, str(actor.id if actor else 0)))
 
     sale = CounterSale(
         location_id=location.id,
@@ -173,11 +186,41 @@ def record_counter_sale(
         )
     sale.total_fen = total
     db.session.flush()
-    _count_for_aid(sale, location)
+    standing = None
+    if card is not None:
+        standing = _pay_with_card(card, sale, location, day)
+    _count_for_aid(sale, location, standing)
     return SaleResult(sale, created=True)
 
 
-def _count_for_aid(sale: CounterSale, location: Location) -> None:
+def _check_card_code(paid_with: str, card_code: str | None) -> None:
+    if paid_with == "pickup_card" and not (card_code or "").strip():
+        raise ValidationFailed(
+            "a pickup-card payment needs the card's code",
+            errors=[{"field": "card_code", "message": "required when paid_with is pickup_card"}],
+        )
+    if paid_with != "pickup_card" and card_code:
+        raise ValidationFailed(
+            "card_code goes only with paid_with pickup_card",
+            errors=[{"field": "card_code", "message": "only for pickup_card"}],
+        )
+
+
+def _pay_with_card(card: PickupCard, sale: CounterSale, location: Location, day) -> AidStanding:
+    """Take the sale's total from the card; the goods are its unit's purchase (direct while verified)."""
+    cards.redeem(
+        card,
+        sale.total_fen,
+        source_key=sale.reference_key,
+        on=day,
+        counter_sale_id=sale.id,
+        location_id=location.id,
+        actor_id=sale.operator_id,
+    )
+    return unit_standing(db.session.get(WorkUnit, card.unit_id))
+
+
+def _count_for_aid(sale: CounterSale, location: Location, standing: AidStanding | None = None) -> None:
     """Write the sale's aid ledger entries in this transaction (one per line, counted once per sale)."""
     record_sale(
         source=sale.reference_key,
@@ -192,4 +235,6 @@ def _count_for_aid(sale: CounterSale, location: Location) -> None:
             )
             for line in sale.lines
         ],
+        direct_purchase=standing.direct_purchase if standing else False,
+        buyer_id=standing.buyer_id if standing else None,
     )

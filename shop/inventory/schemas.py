@@ -85,6 +85,10 @@ class SaleSchemaIn(ma.Schema):
     lines = f.List(f.Nested(SaleLineSchema), required=True, validate=v.Length(min=1, max=100))
     paid_with = f.String(required=True, validate=v.OneOf(PAYMENT_METHODS))
     made_at = f.AwareDateTime(metadata={"description": "when the tablet made the sale (ISO 8601 with zone)"})
+    card_code = f.String(
+        validate=v.Length(min=1, max=40),
+        metadata={"description": "the pickup card's code, with paid_with pickup_card (never stored)"},
+    )
 
 
 class SaleBatchSchema(ma.Schema):

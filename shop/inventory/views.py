@@ -151,6 +151,7 @@ def sale(code: str):
                 lines=queries.items_for(lines, lambda v, ln: (v, ln["quantity"])),
                 paid_with=paid_with,
                 actor=current_user,
+                card_code=request.form.get("card_code", "").strip() if paid_with == "pickup_card" else None,
             )
             return result.sale.id, result.created
 

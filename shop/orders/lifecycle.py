@@ -27,6 +27,7 @@ from shop.orders import reservations
 from shop.orders.errors import NotYourOrder, OrderNotFound
 from shop.orders.models import Order, OrderLine
 from shop.orders.states import advance
+from shop.workunits.standing import AidStanding, buyer_standing
 
 
 def get_order(order_id: int) -> Order:
@@ -151,23 +152,34 @@ def aid_lock_order(line: OrderLine) -> tuple[int, int, int]:
     return (db.session.get(Variant, line.variant_id).product.category_id, line.producer_id, line.variant_id)
 
 
-def mark_paid(order: Order, *, amount_fen: int, paid_at: datetime, actor_id: int | None, reason: str) -> None:
+def mark_paid(
+    order: Order,
+    *,
+    amount_fen: int,
+    paid_at: datetime,
+    actor_id: int | None,
+    reason: str,
+    standing: AidStanding | None = None,
+) -> None:
     """Record the order as paid: status, aid ledger, fulfilment message and the buyer's notice.
 
-    The caller holds the order lock and has checked that the reservation is held.
+    The caller holds the order lock and has checked that the reservation is held. How the aid ledger
+    counts the order is decided now and kept in its entries: a unit's direct purchase only if the buyer
+    buys for a unit verified at this moment (``standing``: a pickup card pays as its unit), helped sales
+    otherwise, whatever the account calls itself.
     """
     advance(
         order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
     )
-    work_unit = order.buyer_kind == "work_unit"
+    standing = standing or buyer_standing(order.user_id, order.buyer_kind)
     ordered = sorted(order.lines, key=aid_lock_order)
     record_sale(
         source=order.reference_key,
         occurred_at=paid_at,
-        channel="work_unit" if work_unit else "online",
+        channel="work_unit" if standing.direct_purchase else "online",
         lines=[SaleLine(ln.variant_id, ln.quantity, ln.line_total_fen, order.location_id) for ln in ordered],
-        direct_purchase=work_unit,
-        buyer_id=order.user_id,
+        direct_purchase=standing.direct_purchase,
+        buyer_id=standing.buyer_id,
     )
     order.aid_counted = True
     db.session.flush()

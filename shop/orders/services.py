@@ -44,6 +44,7 @@ from shop.payments.gateways import configured_gateway_name
 from shop.payments.models import Refund
 from shop.payments.queries import counted_payment, open_intent
 from shop.payments.services import cancel_open_payments
+from shop.workunits.standing import manages
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
@@ -279,8 +280,13 @@ def order_by_number(number: str) -> Order:
 
 
 def can_view(user: User, order: Order) -> bool:
+    """The buyer, officers and admins, staff of the order's location, and the manager of the work unit
+    the buyer buys for (who sees every order of the unit)."""
     return (
-        order.user_id == user.id or user.role in ("admin", "aid_officer") or user.can_act_at(order.location)
+        order.user_id == user.id
+        or user.role in ("admin", "aid_officer")
+        or user.can_act_at(order.location)
+        or (order.buyer_kind == "work_unit" and manages(user.id, order.user_id))
     )
 
 

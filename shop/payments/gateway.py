@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from shop.orders.models import Order
     from shop.payments.models import Payment, Refund
 
+# Chosen at checkout: manual or stripe. A work unit's account and its pickup cards pay orders too
+# (``internal.py``); refunds go back the way the order's counted payment came.
 GATEWAYS = ("manual", "stripe")
+PAYMENT_GATEWAYS = (*GATEWAYS, "account", "pickup_card")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app
 
 from shop.payments.gateway import PaymentGateway
+from shop.payments.internal import AccountGateway, PickupCardGateway
 from shop.payments.manual import ManualGateway
 from shop.payments.stripe_gateway import StripeGateway
 
@@ -25,4 +26,8 @@ def get_gateway(name: str | None = None) -> PaymentGateway:
         return ManualGateway()
     if name == "stripe":
         return StripeGateway(settings)
+    if name == "account":
+        return AccountGateway()
+    if name == "pickup_card":
+        return PickupCardGateway()
     raise ValueError(f"unknown payment gateway {name!r}")

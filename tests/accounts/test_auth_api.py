@@ -63,8 +63,12 @@ def test_malformed_json_is_400_problem(app, api):
 def test_work_unit_needs_invoice_title_and_tax_id(app, api):
     r = register(api, buyer_kind="work_unit")
     assert r.status_code == 422
+    # The tax id of a unit is its unified social credit code, whose check character must match.
     r = register(api, buyer_kind="work_unit", invoice_title="东丽区机关食堂", tax_id="12120110MB0000000X")
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "tax_id"
+    r = register(api, buyer_kind="work_unit", invoice_title="东丽区机关食堂", tax_id="12120110MB0000000H")
     assert r.status_code == 201 and r.json["buyer_kind"] == "work_unit"
+    assert r.json["verification"] == "pending"
 
 
 def test_wrong_password_is_401_and_repeated_failures_lock(app, api):

@@ -65,6 +65,16 @@ def load_known_set() -> int:
             "12120110MB1234567X",
             "机关食堂",
         )
+        # A registered, verified unit (its orders counted as direct purchase below).
+        from shop.workunits.models import WorkUnit, WorkUnitMember
+
+        w = WorkUnit(
+            account_id=u.id, legal_name="东丽区机关食堂", credit_code=u.tax_id, unit_type="budget_unit",
+            verification="verified",
+        )  # fmt: skip
+        db.session.add(w)
+        db.session.flush()
+        db.session.add(WorkUnitMember(user_id=u.id, unit_id=w.id, role="manager"))
     sell("order:1", date(YEAR, 1, 15), "online", ("APL-HN-5KG", 2, 13600))
     sell(
         "counter-sale:1",
@@ -94,7 +104,7 @@ def _synthetic_sources_only(request):
 
     saved = {
         name: reconcile._CHECKERS.pop(name)
-        for name in ("orders", "counter_sales")
+        for name in ("orders", "counter_sales", "pickup_cards")
         if name in reconcile._CHECKERS
     }
     yield

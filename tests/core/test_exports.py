@@ -33,12 +33,23 @@ def test_a_row_keeps_dates_and_amounts():
     assert safe_row([day, "=1", Decimal("1.50"), 3]) == [day, "'=1", Decimal("1.50"), 3]
 
 
+WRITERS = {"writer", "DictWriter", "Workbook"}  # csv.writer, csv.DictWriter, openpyxl.Workbook
+
+
 def _writes_spreadsheets(tree: ast.Module) -> bool:
+    """Whether the module makes a CSV writer or an XLSX workbook (reading a file people upload is not
+    writing one)."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name in ("csv", "openpyxl") for a in node.names):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").split(".")[0] in ("csv", "openpyxl")
+            and any(a.name in WRITERS for a in node.names)
+        ):
             return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("csv", "openpyxl"):
-            return True
+        if isinstance(node, ast.Attribute) and node.attr in WRITERS:
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("csv", "openpyxl"):
+                return True
     return False
 
 

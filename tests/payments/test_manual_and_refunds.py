@@ -13,6 +13,7 @@ from shop.orders.models import Order, order_reference
 from shop.orders.services import expire_unpaid_orders
 from shop.orders.states import advance
 from shop.payments.models import Payment, Refund
+from shop.workunits import services as units
 from tests.conftest import create_user
 from tests.orders.helpers import auth, buyer, level, reserved
 
@@ -65,11 +66,26 @@ def test_staff_confirm_manual_payment_counts_the_sale_once(seeded, client):
     )
 
 
-def test_work_unit_order_counts_as_direct_purchase(seeded, client):
+def test_work_unit_order_counts_as_direct_purchase_only_when_the_unit_is_verified(seeded, client):
+    """An account that calls itself a work unit is not verified: its orders are helped sales (issue 13,
+    item 8); a unit verified by an officer buys as direct purchase (tests/workunits has the rest)."""
     staff = create_user("admin@x.cn", role="admin")
     order = _place(client, buyer("union@x.cn", buyer_kind="work_unit"))
     assert _pay(client, staff, order["id"]).status_code == 200
     entries = db.session.scalars(select(AidEntry)).all()
+    assert {e.channel for e in entries} == {"online"} and not any(e.direct_purchase for e in entries)
+    with atomic():
+        user = units.register_unit(
+            units.UnitRegistration(
+                email="canteen@x.cn", password="password-123", name="食堂", invoice_title="东丽区机关食堂",
+                tax_id="12120110MB0000000H", unit_type="budget_unit",
+            )
+        )  # fmt: skip
+        units.verify_unit(user.id, note="checked", actor=staff)
+    order = _place(client, user)
+    assert _pay(client, staff, order["id"]).status_code == 200
+    db.session.rollback()
+    entries = db.session.scalars(select(AidEntry).where(AidEntry.source == f"order:{order['id']}")).all()
     assert {e.channel for e in entries} == {"work_unit"} and all(e.direct_purchase for e in entries)
 
 

@@ -50,6 +50,7 @@ def test_invite_an_operator_who_then_sets_their_own_password(seeded, api, admin)
         "buyer_kind": "consumer",
         "invoice_title": "",
         "tax_id": "",
+        "verification": None,
     }
     mail = mails_to("wang@hall.cn")[0]
     assert mail.kind == "password_invite" and "展馆操作员" in mail.body
