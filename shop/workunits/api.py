@@ -79,7 +79,7 @@ def verify(data: dict, user_id: int):
 
 
 @blp.route("/admin/work-units/<int:user_id>/reject", methods=["POST"])
-@blp.arguments(s.RejectIn)
+@blp.arguments(s.UnitRejectIn)
 @blp.response(200, s.UnitOut)
 @blp.doc(security=SECURITY)
 @require_role(*OFFICERS)

@@ -15,7 +15,7 @@ class VerifyIn(ma.Schema):
     note = f.String(required=True, validate=v.Length(min=1, max=1000))
 
 
-class RejectIn(ma.Schema):
+class UnitRejectIn(ma.Schema):
     reason = f.String(required=True, validate=v.Length(min=1, max=1000))
 
 
