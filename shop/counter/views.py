@@ -210,6 +210,7 @@ def _strings() -> dict[str, str]:
         "sign_in": _("Your sign-in has ended: sign in again to send the waiting sales."),
         "no_match": _("No product with this code."),
         "receipt_title": _("Receipt"),
+        "beijing_time": _("Beijing time"),
         "aid_wording": _(
             "This purchase of Gangu products counts toward Dongli District's consumption aid for Gangu County."
         ),

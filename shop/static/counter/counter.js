@@ -270,7 +270,7 @@
   }
 
   function showReceipt(sale) {
-    $("receipt-time").textContent = stampFmt.format(new Date(sale.made_at)) + " (北京时间)";
+    $("receipt-time").textContent = stampFmt.format(new Date(sale.made_at)) + " (" + T.beijing_time + ")";
     var table = $("receipt-lines");
     table.textContent = "";
     sale.lines.forEach(function (ln) {
