@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import timedelta
@@ -156,3 +157,27 @@ def test_day_report_by_method_and_product_signed_once_and_late_sales_shown(world
     _sign(client, {"checked": "1"})  # already signed: the first signature stays
     assert db.session.scalar(select(func.count()).select_from(DaySignOff)) == 1
     assert signed_in(client, OP_WX).get("/counter/DL-HM/day").status_code == 403
+
+
+def test_replay_and_sign_off_work_the_same_on_the_embedded_sqlite_default(any_world, any_app):
+    client = signed_in(any_app.test_client(), OP_HM)
+    put("SHOE-1", "DL-HM", 2)
+    batch = [sale("s-1"), sale("s-2"), sale("s-3")]
+    assert [x["status"] for x in sync(client, batch).json["results"]] == [201, 201, 409]
+    assert [x["status"] for x in sync(client, batch[:2]).json["results"]] == [200, 200]
+    assert level("SHOE-1", "DL-HM") == (0, 0)
+    page = client.get("/counter/DL-HM/day").get_data(as_text=True)
+    token = CSRF.search(page).group(1)
+    for _ in range(2):
+        client.post("/counter/DL-HM/day", data={"csrf_token": token, "checked": "1"})
+    assert [(s.sales_count, s.total_fen) for s in db.session.scalars(select(DaySignOff))] == [(2, 19600)]
+
+
+def test_the_counter_speaks_english_when_asked(world, client):
+    signed_in(client, OP_HM)
+    html = client.get("/counter/DL-HM/?lang=en").get_data(as_text=True)
+    assert "Record sale" in html and "Pickup card" in html and "记录销售" not in html
+    html = client.get("/counter/DL-HM/?lang=zh").get_data(as_text=True)
+    assert "记录销售" in html and "提货卡" in html
+    words = json.loads(re.search(r'id="counter-i18n">(.*?)</script>', html).group(1))
+    assert words["offline"] == "离线：销售先保存在本平板上" and words["beijing_time"] == "北京时间"
