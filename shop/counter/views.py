@@ -224,4 +224,13 @@ def _strings() -> dict[str, str]:
         "pay_cash": _("Cash"),
         "pay_card": _("Bank card"),
         "pay_pickup_card": _("Pickup card"),
+        # Why the server refused a sale (by the problem's type), shown on the task in the page's language.
+        "why_insufficient-stock": _("Not enough stock at the hall"),
+        "why_lot-expired": _("Only expired lots are left"),
+        "why_location-closed": _("The hall does not sell on that day"),
+        "why_client-sale-id-reused": _("This sale id was already used for another sale"),
+        "why_validation-failed": _("The sale is not valid"),
+        "why_card-not-found": _("No such pickup card"),
+        "why_card-expired": _("The pickup card has expired"),
+        "why_card-balance-short": _("The pickup card's balance does not cover the amount"),
     }

@@ -84,6 +84,7 @@ def test_sales_made_offline_survive_a_reload_and_are_replayed_once(world, live_s
     page.click("button[data-view='tasks']")
     expect(page.locator(".c-task")).to_have_count(1)
     expect(page.locator(".c-task")).to_contain_text("196.00")
+    expect(page.locator(".c-task")).to_contain_text("本馆库存不足")
     page.screenshot(path=str(shots / "counter-refused-task.png"))
 
     db.session.expire_all()

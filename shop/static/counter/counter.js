@@ -330,7 +330,9 @@
               if ($("receipt").dataset.sale === s.client_sale_id) $("receipt-state").textContent = T.synced;
             } else if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
               s.status = "refused";
-              s.problem = r.problem ? r.problem.detail : String(r.status);
+              var slug = r.problem && r.problem.type ? r.problem.type.split("/").pop() : "";
+              var detail = r.problem ? r.problem.detail : String(r.status);
+              s.problem = T["why_" + slug] ? T["why_" + slug] + " (" + detail + ")" : detail;
               delete s.card_code;
               st.put(s);
             }
