@@ -219,6 +219,7 @@ def _strings() -> dict[str, str]:
         "new_sale": _("New sale"),
         "waiting_tag": _("waiting"),
         "camera": _("Camera scan"),
+        "needs_network": _("This page needs the network; the counter sale works offline."),
         "pay_wechat": _("WeChat Pay"),
         "pay_alipay": _("Alipay"),
         "pay_cash": _("Cash"),

@@ -74,6 +74,8 @@ def test_sales_made_offline_survive_a_reload_and_are_replayed_once(world, live_s
     expect(page.locator("body")).to_have_attribute("data-ready", "1")
     expect(waiting).to_have_attribute("data-waiting", "4")
     expect(page.locator(".c-product[data-sku='APL-5KG']")).to_be_visible()
+    page.click("a[href='/counter/DL-HM/day']")  # needs the network: the tablet says so and stays
+    expect(page.locator("#search-error")).to_contain_text("需要网络")
     page.click("button[data-view='today']")
     expect(page.locator("#today-sales tr")).to_have_count(4)
     page.screenshot(path=str(shots / "counter-offline-today.png"))

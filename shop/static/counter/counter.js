@@ -398,6 +398,11 @@
       $("camera-scan").hidden = false;
       $("camera-scan").addEventListener("click", cameraScan);
     }
+    document.querySelectorAll("a[data-online-only]").forEach(function (a) {
+      a.addEventListener("click", function (e) {
+        if (!navigator.onLine) { e.preventDefault(); $("search-error").textContent = T.needs_network; showView("sell"); }
+      });
+    });
     window.addEventListener("online", function () { renderStatus(); sync(); });
     window.addEventListener("offline", renderStatus);
     var ready = Promise.resolve();
