@@ -16,6 +16,7 @@ import shop.audit.models
 import shop.backoffice.models
 import shop.catalog.models
 import shop.core.models
+import shop.counter.models
 import shop.fulfilment.models
 import shop.inventory.aid_reconcile  # registers the counter-sale check of the aid ledger
 import shop.inventory.models
@@ -48,6 +49,8 @@ from shop.core.errors import register_error_handlers
 from shop.core.inputs import init_guard
 from shop.core.limits import limiter
 from shop.core.logging import configure_logging, init_request_ids
+from shop.counter import api as counter_api
+from shop.counter import views as counter_views
 from shop.fulfilment import api as fulfilment_api
 from shop.fulfilment import views as fulfilment_views
 from shop.inventory import api as inventory_api
@@ -137,3 +140,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_views.bp)
     api.register_blueprint(workunits_api.blp)
     app.register_blueprint(workunits_views.bp)
+    api.register_blueprint(counter_api.blp)
+    app.register_blueprint(counter_views.bp)

@@ -770,6 +770,18 @@ ROWS: dict[str, Row] = {
         lambda w: None,
         [401, 403, 403, 403, 200, 200],
     ),
+    "counter snapshot": (
+        "GET",
+        lambda w: "/api/v1/locations/DL-WX/counter/snapshot",
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "counter snapshot own": (
+        "GET",
+        lambda w: "/api/v1/locations/DL-HM/counter/snapshot",
+        lambda w: None,
+        [401, 403, 403, 200, 403, 200],
+    ),
 }
 
 
