@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from shop.aid.reconcile import reconcile
-from shop.catalog.models import Variant
 from shop.core import clock
 from shop.core.db import atomic, db
 from shop.producers import settlement
