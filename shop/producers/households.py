@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,12 +23,7 @@ from shop.producers.models import INCOME_KINDS, Household, HouseholdIncome
 REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{1,39}")
 # A resident ID number (15 or 18 characters) or a mobile number is not a pseudonym.
 IDENTIFYING_RE = re.compile(r"\d{15}|\d{17}[\dXx]|1[3-9]\d{9}")
-DEFAULT_MAX_INCOME_FEN = 20_000_000  # 200,000 yuan in one record is not believable for one household
-
-
-def _max_income_fen() -> int:
-    settings = current_app.extensions["settings"]
-    return int(getattr(settings, "HOUSEHOLD_INCOME_MAX_FEN", DEFAULT_MAX_INCOME_FEN))
+MAX_INCOME_FEN = 20_000_000  # 200,000 yuan in one record is not believable for one household
 
 
 def add_household(
@@ -99,7 +93,7 @@ def record_income(
         )
     if kind not in INCOME_KINDS:
         errors.append({"field": "kind", "message": "produce, wage or dividend"})
-    limit = _max_income_fen()
+    limit = MAX_INCOME_FEN
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 0 < amount_fen <= limit:
         errors.append({"field": "amount_fen", "message": f"1 to {limit} fen"})
     if on > clock.today():

@@ -298,10 +298,12 @@ def settle_producer(period: Period, producer_id: int, cutoff: datetime) -> int:
 
     Runs inside the caller's unit of work. An approved or paid statement is left as it is.
     """
+    if not sale_items(producer_id, cutoff):
+        return 0  # e.g. a refund of other producers' lines only: no empty statement is made
     statement = _lock_statement(period.code, producer_id)
     if statement.status != "draft":
         return 0
-    rows = sale_items(producer_id, cutoff)
+    rows = sale_items(producer_id, cutoff)  # again, under the statement's lock
     added = 0
     if rows:
         now = utcnow()
