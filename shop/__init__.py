@@ -143,3 +143,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workunits_views.bp)
     api.register_blueprint(producers_api.blp)
     app.register_blueprint(producers_views.bp)
+    app.register_blueprint(producers_views.admin_bp)

@@ -17,6 +17,7 @@ from shop.catalog.models import Producer
 from shop.core.db import atomic, db
 from shop.core.errors import NotFound, ShopError
 from shop.producers import documents, households, portal, settlement
+from shop.producers.errors import InvalidPayout, PayoutAlreadyRecorded, StatementState
 from shop.producers.models import Household, HouseholdIncome
 
 bp = Blueprint("producer_portal", __name__, url_prefix="/producer")
@@ -155,3 +156,109 @@ def households_page():
     except ShopError as err:
         return _households_page(producer, _errors(err), err.status)
     return redirect(url_for("producer_portal.households_page"))
+
+
+# -- admins: run a month, approve statements, record payouts ---------------------------------------------
+
+admin_bp = Blueprint("settlement_admin", __name__, url_prefix="/admin/settlements")
+
+
+def _admin_page(period: str, errors: dict | None = None, status: int = 200):
+    try:
+        settlement.parse_period(period)
+        statements = settlement.statements_of_period(period)
+    except ShopError as err:
+        errors, statements = {**(errors or {}), "period": err.detail}, []
+    producers = {p.id: p for p in db.session.scalars(select(Producer))}
+    return (
+        render_template(
+            "producers/admin_settlements.html",
+            period=period,
+            statements=statements,
+            producers=producers,
+            errors=errors or {},
+        ),
+        status,
+    )
+
+
+def _this_period() -> str:
+    from_args = (request.values.get("period") or "").strip()
+    return from_args or settlement.previous_period()
+
+
+@admin_bp.route("/")
+@require_staff_page("admin", "aid_officer")
+def settlements():
+    return _admin_page(_this_period())
+
+
+@admin_bp.post("/run")
+@require_staff_page("admin")
+def run():
+    period = _this_period()
+    try:
+        settlement.run_settlement(period, trigger=f"admin:{current_user.id}")
+    except ShopError as err:
+        return _admin_page(period, _errors(err), err.status)
+    flash(_("Settlement run for %(period)s.", period=period))
+    return redirect(url_for("settlement_admin.settlements", period=period))
+
+
+@admin_bp.post("/<period>/<producer>/approve")
+@require_staff_page("admin")
+def approve(period: str, producer: str):
+    try:
+        with atomic():
+            settlement.approve_statement(period, producer, actor=current_user)
+    except ShopError as err:
+        return _admin_page(period, {producer: _say(err)}, err.status)
+    return redirect(url_for("settlement_admin.settlements", period=period))
+
+
+def _say(err: ShopError) -> str:
+    """The refusal in the page's language."""
+    if isinstance(err, PayoutAlreadyRecorded):
+        return _("The payout of this statement is already recorded.")
+    if isinstance(err, InvalidPayout):
+        return _("Enter the bank's reference (letters, digits, - _ / . :).")
+    if isinstance(err, StatementState):
+        return _("Not possible now: approve a draft first; a payout needs something payable.")
+    return err.detail
+
+
+@admin_bp.post("/<period>/<producer>/paid")
+@require_staff_page("admin")
+def paid(period: str, producer: str):
+    try:
+        with atomic():
+            settlement.record_payout(
+                period, producer, reference=request.form.get("reference", ""), actor=current_user
+            )
+    except ShopError as err:
+        return _admin_page(period, {producer: _say(err)}, err.status)
+    return redirect(url_for("settlement_admin.settlements", period=period))
+
+
+@admin_bp.get("/<period>/<producer>/pdf")
+@require_staff_page("admin", "aid_officer")
+def admin_pdf(period: str, producer: str):
+    st = settlement.get_statement(period, producer)
+    return send_file(
+        io.BytesIO(documents.statement_pdf(st)),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"statement-{producer}-{period}.pdf",
+    )
+
+
+@admin_bp.get("/<period>/<producer>/xlsx")
+@require_staff_page("admin", "aid_officer")
+def admin_xlsx(period: str, producer: str):
+    st = settlement.get_statement(period, producer)
+    return send_file(
+        io.BytesIO(documents.statement_xlsx(st)),
+        mimetype=XLSX,
+        as_attachment=True,
+        download_name=f"statement-{producer}-{period}.xlsx",
+    )
