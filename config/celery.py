@@ -38,6 +38,7 @@ TASK_MODULES = (
     "workers.accounts",
     "workers.media",
     "workers.workunits",
+    "workers.producers",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
@@ -81,6 +82,11 @@ def beat_schedule() -> dict[str, dict]:
         "work-unit-statements-monthly": {
             "task": "shop.workunits.monthly_statements",
             "schedule": crontab(day_of_month=1, hour=8, minute=0),
+        },
+        # Last month's settlement statements of every producer, early on the 1st (Beijing time).
+        "producer-settlement-monthly": {
+            "task": "shop.producers.monthly_settlement",
+            "schedule": crontab(day_of_month=1, hour=1, minute=10),
         },
     }
 
@@ -139,6 +145,7 @@ def celery_config(settings: Settings) -> dict:
             "shop.aid.*": {"queue": "reports"},
             "shop.stock.*": {"queue": "reports"},
             "shop.reports.*": {"queue": "reports"},
+            "shop.producers.*": {"queue": "reports"},
         },
         "beat_schedule": beat_schedule(),
     }

@@ -25,6 +25,8 @@ import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
 import shop.payments.models
+import shop.producers.aid_reconcile  # registers the settlement check of the aid ledger
+import shop.producers.models
 import shop.returns.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
@@ -63,6 +65,8 @@ from shop.orders import views as orders_views
 from shop.payments import api as payments_api
 from shop.people import admin_api as people_api
 from shop.people import views as people_views
+from shop.producers import api as producers_api
+from shop.producers import views as producers_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
 from shop.workunits import api as workunits_api
@@ -142,3 +146,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workunits_views.bp)
     api.register_blueprint(counter_api.blp)
     app.register_blueprint(counter_views.bp)
+    api.register_blueprint(producers_api.blp)
+    app.register_blueprint(producers_views.bp)
+    app.register_blueprint(producers_views.admin_bp)

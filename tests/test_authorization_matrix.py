@@ -785,6 +785,138 @@ ROWS: dict[str, Row] = {
 }
 
 
+# -- producers: settlement statements of the hemp-shoe maker in months of 2025 (one month per use) ------
+_MONTHS = itertools.count(1)
+_STATEMENTS: dict[str, tuple[str, str]] = {}
+
+
+def _statement(use: str, *, approved: bool = False) -> tuple[str, str]:
+    """(period, producer code) of a statement made once per ``use``: a paid order that month, settled."""
+    if use not in _STATEMENTS:
+        from shop.core.clock import at_local
+        from shop.producers import settlement
+        from tests.producers.helpers import paid_order, producer_of, staff_user
+
+        month = f"2025-{next(_MONTHS):02d}"
+        paid_order([("SHOE-HEMP-40", 1)], at=at_local(date.fromisoformat(f"{month}-15")))
+        settlement.run_settlement(month)
+        code = producer_of("SHOE-HEMP-40").code
+        if approved:
+            with atomic():
+                settlement.approve_statement(month, code, actor=staff_user())
+        _STATEMENTS[use] = (month, code)
+    return _STATEMENTS[use]
+
+
+def _shoe_maker() -> str:
+    from tests.producers.helpers import producer_of
+
+    return producer_of("SHOE-HEMP-40").code
+
+
+def _household(w: World) -> str:
+    """A household of the shoe maker, linked once per module."""
+    from shop.producers.households import add_household
+    from tests.producers.helpers import producer_of
+
+    if "household" not in _STATEMENTS:
+        with atomic():
+            add_household(producer_of("SHOE-HEMP-40"), ref="M-HH-1", village="x", members=2, actor=None)
+        _STATEMENTS["household"] = ("", "M-HH-1")
+    return _STATEMENTS["household"][1]
+
+
+PRODUCER_ROWS: dict[str, Row] = {
+    "settlement run": (
+        "POST",
+        lambda w: "/api/v1/admin/settlements",
+        lambda w: {"period": clock.today().strftime("%Y-%m")},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "settlement read": (
+        "GET",
+        lambda w: f"/api/v1/admin/settlements/{clock.today().strftime('%Y-%m')}",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "statement approve": (
+        "POST",
+        lambda w: "/api/v1/admin/settlements/{}/statements/{}/approve".format(*_statement("approve")),
+        lambda w: None,
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "statement paid": (
+        "POST",
+        lambda w: "/api/v1/admin/settlements/{}/statements/{}/paid".format(
+            *_statement("paid", approved=True)
+        ),
+        lambda w: {"reference": "BANK-1"},
+        [401, 403, 403, 403, 403, 200],
+    ),
+    "producer statements": (
+        "GET",
+        lambda w: f"/api/v1/producers/{_shoe_maker()}/statements",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer statement": (
+        "GET",
+        lambda w: "/api/v1/producers/{1}/statements/{0}".format(*_statement("read")),
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer statement pdf": (
+        "GET",
+        lambda w: "/api/v1/producers/{1}/statements/{0}/pdf".format(*_statement("read")),
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer statement xlsx": (
+        "GET",
+        lambda w: "/api/v1/producers/{1}/statements/{0}/xlsx".format(*_statement("read")),
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer fees": (
+        "GET",
+        lambda w: f"/api/v1/admin/producers/{_shoe_maker()}/fees",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer fee schedule": (
+        "POST",
+        lambda w: f"/api/v1/admin/producers/{_shoe_maker()}/fees",
+        lambda w: {"fee_bp": 300},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "producer households add": (
+        "POST",
+        lambda w: f"/api/v1/producers/{_shoe_maker()}/households",
+        lambda w: {"ref": f"M-H-{next(_seq)}", "village": "x", "members": 3},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "producer households": (
+        "GET",
+        lambda w: f"/api/v1/producers/{_shoe_maker()}/households",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "producer household income": (
+        "POST",
+        lambda w: f"/api/v1/producers/{_shoe_maker()}/household-income",
+        lambda w: {"household": _household(w), "kind": "wage", "amount_fen": 100, "on": "2026-01-05"},
+        [401, 403, 403, 403, 403, 201],
+    ),
+    "programme households": (
+        "GET",
+        lambda w: f"{AID}/households",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+}
+ROWS.update(PRODUCER_ROWS)
+
+
 def _png() -> bytes:
     from PIL import Image
 

@@ -24,6 +24,7 @@ from shop.catalog.models import Location, Product, Variant
 from shop.core import clock
 from shop.core.db import atomic, db
 from shop.core.errors import NotFound, ShopError
+from shop.producers.households import public_household_totals
 
 bp = Blueprint("aid_web", __name__, url_prefix="/aid")
 
@@ -106,7 +107,12 @@ def progress():
     code = request.args.get("programme")
     prog = programmes.get_programme(code) if code else current_programme()
     data = reports.public_progress(prog) if prog else None
-    return render_template("aid/progress.html", data=data, programmes=programmes.list_programmes())
+    return render_template(
+        "aid/progress.html",
+        data=data,
+        programmes=programmes.list_programmes(),
+        households=public_household_totals(prog),
+    )
 
 
 @bp.get("/")

@@ -25,6 +25,7 @@ from shop.core.db import after_commit, db
 from shop.media import images
 from shop.media.errors import EmptyUpload, NotADocument, NotAnImage
 from shop.media.storage import get_store
+from shop.producers.fees import set_fee
 
 PRODUCER_KINDS = ("cooperative", "company", "leading_enterprise")
 EXPIRY_NOTICE_DAYS = 30
@@ -100,6 +101,8 @@ def create_producer(*, code: str, actor=None, **data) -> Producer:
             db.session.flush()
     except IntegrityError:
         raise _code_taken(code) from None
+    if producer.fee_bp:
+        set_fee(producer, producer.fee_bp, actor=actor)  # the fee history's first row
     record(actor, "producer.create", target_type="producer", target_id=code, **_audit_values(values))
     _catalogue_changed()
     return producer
@@ -125,8 +128,13 @@ def update_producer(code: str, *, actor=None, **data) -> Producer:
         p.add("active", checks.REQUIRED)
     p.raise_if_any()
     before = {k: getattr(producer, k) for k in values}
+    new_fee = values.pop("fee_bp", None)
     for attr, value in values.items():
         setattr(producer, attr, value)
+    if new_fee is not None and new_fee != before["fee_bp"]:
+        set_fee(producer, new_fee, actor=actor)  # kept in the fee history; fee_bp mirrors it
+    if new_fee is not None:
+        values["fee_bp"] = new_fee
     if "active" in data and data["active"] != producer.active:
         set_producer_active(producer, data["active"], actor=actor)
     db.session.flush()
