@@ -38,6 +38,7 @@ TASK_MODULES = (
     "workers.accounts",
     "workers.media",
     "workers.workunits",
+    "workers.preorders",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential

@@ -24,6 +24,8 @@ import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
 import shop.payments.models
+import shop.preorders.holds  # registers the pledge hold with the order lifecycle
+import shop.preorders.models
 import shop.returns.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
@@ -60,6 +62,8 @@ from shop.orders import views as orders_views
 from shop.payments import api as payments_api
 from shop.people import admin_api as people_api
 from shop.people import views as people_views
+from shop.preorders import api as preorders_api
+from shop.preorders import views as preorders_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
 from shop.workunits import api as workunits_api
@@ -137,3 +141,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_views.bp)
     api.register_blueprint(workunits_api.blp)
     app.register_blueprint(workunits_views.bp)
+    api.register_blueprint(preorders_api.blp)
+    app.register_blueprint(preorders_views.bp)
