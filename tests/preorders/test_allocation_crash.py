@@ -48,7 +48,9 @@ def test_worker_killed_mid_allocation_settles_each_pledge_once(seeded, pg_url, r
     code, campaign_id = c.code, c.id
     for i in range(PLEDGES):
         with atomic():
-            services.place_pledge(buyer(f"crash{i}@x.cn"), code, 1, DeliveryRequest(type="pickup", location="DL-HM"))
+            services.place_pledge(
+                buyer(f"crash{i}@x.cn"), code, 1, DeliveryRequest(type="pickup", location="DL-HM")
+            )
     t0 = close(code) - timedelta(minutes=30)
     for i, (_p, order) in enumerate(pledge_orders(code)):
         pay_manually(order.id, at=t0 + timedelta(seconds=i))
@@ -60,7 +62,9 @@ def test_worker_killed_mid_allocation_settles_each_pledge_once(seeded, pg_url, r
     try:
         first = start_worker(env, tmp_path, name="doomed")
         procs.append(first)
-        wait_until(lambda: _settled(campaign_id) >= 5, timeout=60, what="the first pledges settled", procs=procs)
+        wait_until(
+            lambda: _settled(campaign_id) >= 5, timeout=60, what="the first pledges settled", procs=procs
+        )
         first.kill()
         assert _settled(campaign_id) < PLEDGES, "the kill must land before the allocation is done"
         procs.append(start_worker(env, tmp_path, name="restarted"))
@@ -85,7 +89,9 @@ def test_worker_killed_mid_allocation_settles_each_pledge_once(seeded, pg_url, r
     assert all(o.status == "refunded" for o in refunded)
     assert db.session.scalar(select(func.count()).select_from(Refund)) == PLEDGES - UNITS
     qty, amount = db.session.execute(
-        select(func.sum(AidEntry.quantity), func.sum(AidEntry.amount_fen)).where(AidEntry.channel == "subscription")
+        select(func.sum(AidEntry.quantity), func.sum(AidEntry.amount_fen)).where(
+            AidEntry.channel == "subscription"
+        )
     ).one()
     assert (qty, amount) == (UNITS, UNITS * PRICE)
     db.session.rollback()

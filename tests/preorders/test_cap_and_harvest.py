@@ -21,7 +21,16 @@ from shop.payments.models import Refund
 from shop.preorders import harvest
 from shop.preorders.models import Campaign
 from tests.orders.helpers import buyer, token
-from tests.preorders.helpers import PICKUP, PRICE, admin, campaign, close, pay_manually, pledge_orders, settle_all
+from tests.preorders.helpers import (
+    PICKUP,
+    PRICE,
+    admin,
+    campaign,
+    close,
+    pay_manually,
+    pledge_orders,
+    settle_all,
+)
 
 PLEDGERS = 150
 CAP = 100
@@ -75,7 +84,12 @@ def test_cap_holds_under_a_rush_and_the_harvest_fills_in_payment_order(seeded):
     assert len(rows) == CAP
     assert all(o.kind == "pledge" and o.reservation_state == "pledged" for _p, o in rows)
     # A pledge reserves no stock: nothing was written to the stock ledger.
-    assert db.session.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.reference.like("order:%"))) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(StockMovement).where(StockMovement.reference.like("order:%"))
+        )
+        == 0
+    )
 
     # Paid in a shuffled order, one second apart: the payment order decides who is filled.
     order_ids = [o.id for _p, o in rows]
@@ -96,7 +110,9 @@ def test_cap_holds_under_a_rush_and_the_harvest_fills_in_payment_order(seeded):
 
     client = app.test_client()
     r = client.post(
-        f"/api/v1/admin/campaigns/{code}/harvest", json={"units": HARVEST, "lot": "HN-2026-09"}, headers=auth(admin())
+        f"/api/v1/admin/campaigns/{code}/harvest",
+        json={"units": HARVEST, "lot": "HN-2026-09"},
+        headers=auth(admin()),
     )
     assert r.status_code == 200, r.get_json()
     assert (r.json["allocated_units"], r.json["refunded_units"]) == (HARVEST, CAP - HARVEST)
@@ -119,19 +135,30 @@ def test_cap_holds_under_a_rush_and_the_harvest_fills_in_payment_order(seeded):
     assert {o.id for o in filled} == first
     assert len(refunded) == CAP - HARVEST
     assert all(o.status == "paid" and o.reservation_state == "held" and o.aid_counted for o in filled)
-    assert all(o.status == "refunded" and o.refunded_fen == o.paid_fen and not o.aid_counted for o in refunded)
+    assert all(
+        o.status == "refunded" and o.refunded_fen == o.paid_fen and not o.aid_counted for o in refunded
+    )
     refunds = db.session.scalars(select(Refund)).all()
     assert len(refunds) == CAP - HARVEST and {r.order_id for r in refunds} == {o.id for o in refunded}
     assert all(r.amount_fen == PRICE and r.gateway == "manual" for r in refunds)
-    sent = db.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.task == "shop.fulfilment.fulfil_order")).all()
+    sent = db.session.scalars(
+        select(OutboxMessage.payload).where(OutboxMessage.task == "shop.fulfilment.fulfil_order")
+    ).all()
     assert sorted(p["order_id"] for p in sent) == sorted(first)
 
     # Aid: exactly the 80 filled units, under subscription; refunded pledges never counted.
     qty, amount = db.session.execute(
-        select(func.sum(AidEntry.quantity), func.sum(AidEntry.amount_fen)).where(AidEntry.channel == "subscription")
+        select(func.sum(AidEntry.quantity), func.sum(AidEntry.amount_fen)).where(
+            AidEntry.channel == "subscription"
+        )
     ).one()
     assert (qty, amount) == (HARVEST, HARVEST * PRICE)
-    assert db.session.scalar(select(func.count()).select_from(AidEntry).where(AidEntry.channel != "subscription")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AidEntry).where(AidEntry.channel != "subscription")
+        )
+        == 0
+    )
 
     # Filled pledges go to fulfilment like any order: picked from the harvest lot.
     for o in filled:
