@@ -18,7 +18,7 @@ from shop.core.errors import ShopError
 from shop.core.limits import limit_orders
 from shop.orders.services import FREE_SHIPPING_FROM_FEN, SHIPPING_FEE_FEN, TIANJIN_DISTRICTS, DeliveryRequest
 from shop.preorders import services
-from shop.preorders.errors import CampaignNotFound
+from shop.preorders.errors import BuyerCapReached, CampaignNotFound, CampaignNotOpen, CapReached
 
 bp = Blueprint("preorders_web", __name__)
 
@@ -74,9 +74,7 @@ def campaign_page(code: str):
                     pledge = services.place_pledge(current_user, code, int(quantity), delivery)
                     order_id = pledge.order_id
             except ShopError as err:
-                for e in err.errors or [{"field": "form", "message": err.detail}]:
-                    errors[e["field"].split(".")[-1]] = e["message"]
-                errors.setdefault("form", err.detail)
+                errors = _errors_in_page_language(err, campaign)
             else:
                 flash(_("Thank you! Your pledge is placed. Please pay it before the time shown."), "ok")
                 return redirect(url_for("orders_web.order_page", order_id=order_id))
@@ -85,7 +83,7 @@ def campaign_page(code: str):
     return render_template(
         "preorders/campaign.html",
         campaign=campaign,
-        progress=services.progress_of(campaign),
+        pledge_progress=services.progress_of(campaign),
         status=services.status_of(campaign),
         taking=services.is_taking_pledges(campaign, clock.now()),
         mine=mine,
@@ -98,6 +96,22 @@ def campaign_page(code: str):
         shipping_fee=SHIPPING_FEE_FEN,
         is_zh=str(get_locale() or "zh") == "zh",
     ), (422 if errors else 200)
+
+
+def _errors_in_page_language(err: ShopError, campaign) -> dict[str, str]:
+    """The use case's refusal, beside the field it concerns, in the page's language."""
+    if isinstance(err, BuyerCapReached):
+        return {"quantity": _("One buyer may pledge at most %(n)s units in all.", n=campaign.per_buyer_cap)}
+    if isinstance(err, CapReached):
+        return {"quantity": _("Only %(n)s units are left.", n=err.extra.get("remaining_units", 0))}
+    if isinstance(err, CampaignNotOpen):
+        return {"form": _("This campaign does not take pledges now.")}
+    fields = {e["field"].split(".")[-1] for e in err.errors or []}
+    if fields:
+        return {f: _("Please check this field.") for f in fields} | {
+            "form": _("Please check the marked fields.")
+        }
+    return {"form": err.detail}
 
 
 @bp.route("/campaigns/<code>/qr.svg")
