@@ -162,3 +162,45 @@ def test_stripe_pledge_paid_by_webhook_and_refunded_through_stripe_when_the_harv
         and sent[0].idempotency_key.startswith("refund-")
     )
     assert client.get("/api/v1/campaigns/HN-2026").json["status"] == "done"
+
+
+def test_a_late_payment_takes_the_units_again_while_open_and_is_refunded_after_closing(
+    stripe_shop, client, stripe_api
+):
+    campaign("HN-2026", cap=3, per_buyer=3)
+    alice, bob = buyer("alice@x.cn"), buyer("bob@x.cn")
+    late = []
+    for user in (alice, bob):
+        p = _pledge(client, user, quantity=1).json
+        intent = client.post(f"/api/v1/orders/{p['order_id']}/payments/stripe", headers=auth(user)).json[
+            "payment_intent"
+        ]
+        late.append((p, intent))
+    db.session.rollback()
+    order = db.session.get(Order, late[0][0]["order_id"])
+    expire_unpaid_orders(now=clock.aware(order.reserved_until) + timedelta(seconds=1))
+    assert _pledged("HN-2026") == 0
+
+    # Alice's payment arrives while the campaign is still open: her unit is taken again, she is paid.
+    p, intent = late[0]
+    deliver(
+        client,
+        intent_event(
+            "evt_late_1", "payment_intent.succeeded", intent=intent, order_id=p["order_id"], amount=PRICE
+        ),
+    )
+    assert client.get(f"/api/v1/pledges/{p['id']}", headers=auth(alice)).json["status"] == "paid"
+    assert _pledged("HN-2026") == 1
+
+    # Bob's arrives after closing: the shop does not keep it.
+    close("HN-2026")
+    p, intent = late[1]
+    deliver(
+        client,
+        intent_event(
+            "evt_late_2", "payment_intent.succeeded", intent=intent, order_id=p["order_id"], amount=PRICE
+        ),
+    )
+    assert client.get(f"/api/v1/pledges/{p['id']}", headers=auth(bob)).json["status"] == "refunded"
+    assert _pledged("HN-2026") == 1
+    assert len(stripe_api.posts("/v1/refunds")) == 1
