@@ -34,12 +34,14 @@ from shop.workunits.standing import AidStanding, buyer_standing
 
 @dataclass(frozen=True)
 class Hold:
-    """What an order of another kind holds instead of stock while it waits (``state``), and how to give
-    it back (``release``) or take it again for a late payment (``retake``, False when it cannot)."""
+    """What an order of another kind holds instead of stock while it waits (``state``), how to give it
+    back (``release``) or take it again for a late payment (``retake``, False when it cannot), and what
+    its domain does once it is paid (``paid``: it is counted and fulfilled there, not here)."""
 
     state: str
     release: Callable[[Order], None]
     retake: Callable[[Order], bool]
+    paid: Callable[[Order], None]
 
 
 # Registered by the domain that owns the kind (a harvest pledge: shop.preorders.holds), so the lifecycle
@@ -211,9 +213,11 @@ def mark_paid(
     advance(
         order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
     )
-    if order.kind in _HOLDS:
+    hold = _HOLDS.get(order.kind)
+    if hold is not None:
         # A pledge is counted and fulfilled when its harvest fills it (shop.preorders), not now.
         notify(order, "paid")
+        hold.paid(order)
         return
     standing = standing or buyer_standing(order.user_id, order.buyer_kind)
     ordered = sorted(order.lines, key=aid_lock_order)

@@ -1,9 +1,9 @@
 """The harvest: receive the crop, decide who is filled, then fill and refund pledges in batches.
 
 ``record_harvest`` (the admin's call, one unit of work) receives the harvested units into the campaign's
-location through the stock ledger (a ``receipt`` on a lot with its dates), expires pledges still unpaid,
-and fixes the plan: paid pledges in the order they were paid (``paid_at``, then order id) are filled
-while whole pledges fit, the rest are refunded. The units to fill are held at once under the campaign's
+location through the stock ledger (a ``receipt`` on a lot with its dates) and fixes the plan: paid pledges in the order they were paid (``paid_at``, then order id) are filled
+while whole pledges fit, the rest are refunded (pledges unpaid at harvest are not in the plan: they
+expire, or are refunded when paid late). The units to fill are held at once under the campaign's
 key (``campaign:<code>``), so no ordinary order can take them meanwhile. Repeating the same call changes
 nothing; another number for a recorded harvest is refused.
 
@@ -33,19 +33,16 @@ from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
 from shop.inventory import services as stock
 from shop.notifications.services import notify
-from shop.orders.lifecycle import lock_order, release_reservation
-from shop.orders.lifecycle import notify as notify_order
+from shop.orders.lifecycle import lock_order
 from shop.orders.models import Order
-from shop.orders.states import advance
 from shop.payments import refunds
-from shop.payments.services import cancel_open_payments
 from shop.preorders import holds
 from shop.preorders.errors import HarvestRefused, InvalidCampaign
 from shop.preorders.models import Campaign, Pledge
 from shop.preorders.services import lock_campaign, status_of
 from shop.workunits.standing import buyer_standing
 
-TASK = "shop.preorders.allocate_harvest"
+TASK = holds.ALLOCATE_TASK
 QUEUE = "fulfilment"
 BATCH = 50
 
@@ -69,6 +66,11 @@ def record_harvest(
 ) -> Harvest:
     """Receive ``units`` of the campaign's SKU and plan who is filled and who refunded; queue the work."""
     now = now or utcnow()
+    if units < 0:
+        raise InvalidCampaign("units must not be negative", errors=[{"field": "units", "message": ">= 0"}])
+    # Unpaid pledges are left out of the plan: they expire with the order sweep, and one paid later is
+    # refunded (``holds._paid``). No order row is locked while the campaign row is: the sweep and the
+    # payments lock an order, then the campaign, and the other order here could deadlock with them.
     campaign = lock_campaign(code)
     if campaign.harvested_units is not None:
         if campaign.harvested_units == units:
@@ -76,13 +78,10 @@ def record_harvest(
         raise HarvestRefused(
             f"the harvest of {code} was recorded as {campaign.harvested_units} units; it cannot change"
         )
-    if units < 0:
-        raise InvalidCampaign("units must not be negative", errors=[{"field": "units", "message": ">= 0"}])
     if campaign.status == "draft" or now < clock.aware(campaign.closes_at):
         raise HarvestRefused(
             f"campaign {code} is {status_of(campaign, now)}: record the harvest once it has closed"
         )
-    _expire_unpaid(campaign, now)
     paid = list(
         db.session.execute(
             select(Pledge, Order.paid_at)
@@ -138,24 +137,6 @@ def record_harvest(
         units=units, allocated_units=allocated, refunded_units=refunded,
     )  # fmt: skip
     return Harvest(campaign, allocated, refunded)
-
-
-def _expire_unpaid(campaign: Campaign, now: datetime) -> None:
-    """Pledges still unpaid at harvest are expired now: the plan must not wait for them."""
-    ids = db.session.scalars(
-        select(Order.id)
-        .join(Pledge, Pledge.order_id == Order.id)
-        .where(Pledge.campaign_id == campaign.id, Order.status == "pending_payment")
-        .order_by(Order.id)
-    ).all()
-    for order_id in ids:
-        order = lock_order(order_id)
-        if order.status != "pending_payment":
-            continue
-        advance(order, "expired", reason="campaign harvested before payment", closed_at=now)
-        release_reservation(order, reason="pledge expired")
-        cancel_open_payments(order)
-        notify_order(order, "expired")
 
 
 # -- the allocation task ----------------------------------------------------------------------------

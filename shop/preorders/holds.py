@@ -8,17 +8,19 @@ the window still allow it. Both counters change by conditional UPDATEs only.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.core import clock
 from shop.core.db import db, utcnow
+from shop.core.outbox import enqueue
 from shop.orders.lifecycle import Hold, register_hold
 from shop.orders.models import Order
 from shop.preorders.models import Campaign, CampaignBuyer, Pledge
 
 HELD = "pledged"
+ALLOCATE_TASK = "shop.preorders.allocate_harvest"  # workers/preorders.py
 
 
 def take_units(campaign_id: int, user_id: int, quantity: int, *, per_buyer_cap: int) -> tuple[bool, bool]:
@@ -117,4 +119,32 @@ def _retake_or_refuse(order: Order) -> bool:
         return False
 
 
-register_hold("pledge", Hold(state=HELD, release=_release, retake=_retake_or_refuse))
+def _paid(order: Order) -> None:
+    """A pledge paid after its campaign's harvest was recorded (it was unpaid then, so not in the plan):
+    it is refunded by the allocation task like the rest of the shortfall.
+
+    The campaign row is locked first (after the order, as every pledge use case does), so a payment and
+    the harvest never both miss each other: either the harvest sees this pledge paid, or this sees the
+    harvest recorded.
+    """
+    pledge = pledge_of(order)
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == pledge.campaign_id)
+        .values(id=Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    campaign = db.session.scalars(
+        select(Campaign).where(Campaign.id == pledge.campaign_id).execution_options(populate_existing=True)
+    ).one()
+    if campaign.harvested_units is None or pledge.outcome is not None:
+        return
+    last = db.session.scalar(select(func.max(Pledge.seq)).where(Pledge.campaign_id == campaign.id)) or 0
+    pledge.outcome = "refund"
+    pledge.seq = last + 1
+    campaign.refunded_units += pledge.quantity
+    db.session.flush()
+    enqueue(ALLOCATE_TASK, {"campaign_id": campaign.id}, queue="fulfilment")
+
+
+register_hold("pledge", Hold(state=HELD, release=_release, retake=_retake_or_refuse, paid=_paid))

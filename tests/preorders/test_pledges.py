@@ -204,3 +204,26 @@ def test_a_late_payment_takes_the_units_again_while_open_and_is_refunded_after_c
     assert client.get(f"/api/v1/pledges/{p['id']}", headers=auth(bob)).json["status"] == "refunded"
     assert _pledged("HN-2026") == 1
     assert len(stripe_api.posts("/v1/refunds")) == 1
+
+
+def test_a_pledge_unpaid_at_harvest_and_paid_after_it_is_refunded(seeded, client):
+    from shop.core.db import atomic
+    from shop.preorders import harvest
+    from tests.preorders.helpers import settle_all
+
+    c = campaign("HN-2026", cap=5, per_buyer=2)
+    alice, bob = buyer("alice@x.cn"), buyer("bob@x.cn")
+    a = _pledge(client, alice, quantity=2).json
+    b = _pledge(client, bob, quantity=1).json
+    pay_manually(a["order_id"], at=utcnow())
+    close("HN-2026")
+    with atomic():
+        done = harvest.record_harvest("HN-2026", units=5, actor=admin())
+    assert (done.allocated_units, done.refunded_units) == (2, 0)  # Bob had not paid: not in the plan
+    settle_all(c.id)
+    pay_manually(b["order_id"], at=utcnow())  # still within his time to pay
+    settle_all(c.id)
+    assert client.get(f"/api/v1/pledges/{a['id']}", headers=auth(alice)).json["status"] == "filled"
+    assert client.get(f"/api/v1/pledges/{b['id']}", headers=auth(bob)).json["status"] == "refunded"
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AidEntry)) == 1
