@@ -39,6 +39,7 @@ TASK_MODULES = (
     "workers.media",
     "workers.workunits",
     "workers.producers",
+    "workers.preorders",
 )
 
 # How every shop task retries transient database trouble (failover, restart, SQLite busy): exponential
@@ -146,6 +147,7 @@ def celery_config(settings: Settings) -> dict:
             "shop.stock.*": {"queue": "reports"},
             "shop.reports.*": {"queue": "reports"},
             "shop.producers.*": {"queue": "reports"},
+            "shop.preorders.*": {"queue": "fulfilment"},
         },
         "beat_schedule": beat_schedule(),
     }

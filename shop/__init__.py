@@ -27,6 +27,8 @@ import shop.orders.models
 import shop.payments.models
 import shop.producers.aid_reconcile  # registers the settlement check of the aid ledger
 import shop.producers.models
+import shop.preorders.holds  # registers the pledge hold with the order lifecycle
+import shop.preorders.models
 import shop.returns.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
@@ -67,6 +69,8 @@ from shop.people import admin_api as people_api
 from shop.people import views as people_views
 from shop.producers import api as producers_api
 from shop.producers import views as producers_views
+from shop.preorders import api as preorders_api
+from shop.preorders import views as preorders_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
 from shop.workunits import api as workunits_api
@@ -149,3 +153,5 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(producers_api.blp)
     app.register_blueprint(producers_views.bp)
     app.register_blueprint(producers_views.admin_bp)
+    api.register_blueprint(preorders_api.blp)
+    app.register_blueprint(preorders_views.bp)

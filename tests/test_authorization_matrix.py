@@ -915,6 +915,106 @@ PRODUCER_ROWS: dict[str, Row] = {
     ),
 }
 ROWS.update(PRODUCER_ROWS)
+# -- harvest pre-orders: fresh campaigns (open, closed or draft) and the customer's pledges ------------
+
+
+def _campaign(w: World, *, closed: bool = False, status: str = "open") -> str:
+    from shop.accounts.services import find_user_by_email
+    from shop.preorders.services import create_campaign
+
+    code = f"M-CAMP-{next(_seq)}"
+    now = clock.now()
+    opens = now - timedelta(days=2) if closed else now - timedelta(hours=1)
+    closes = now - timedelta(days=1) if closed else now + timedelta(days=30)
+    with atomic():
+        create_campaign(
+            code=code, name="认购", sku="APL-HN-5KG", price_fen=6000, cap_units=10_000, per_buyer_cap=1000,
+            opens_at=opens, closes_at=closes, ships_from=clock.today() + timedelta(days=60),
+            actor=find_user_by_email("admin@example.cn"), status=status,
+        )  # fmt: skip
+    return code
+
+
+def _campaign_body(w: World) -> dict:
+    now = clock.now()
+    return {
+        "code": f"M-NEW-{next(_seq)}",
+        "name": "认购",
+        "sku": "APL-HN-5KG",
+        "price_fen": 6000,
+        "cap_units": 100,
+        "per_buyer_cap": 2,
+        "opens_at": now.isoformat(),
+        "closes_at": (now + timedelta(days=10)).isoformat(),
+        "ships_from": (clock.today() + timedelta(days=60)).isoformat(),
+    }
+
+
+def _pledge(w: World) -> int:
+    code = _campaign(w)
+    r = w.call("customer", "POST", f"/api/v1/campaigns/{code}/pledges", _pledge_body(w))
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def _pledge_body(w: World) -> dict:
+    return {"quantity": 1, "delivery": {"type": "pickup", "location": "DL-WX"}}
+
+
+ROWS.update(
+    {
+        "campaigns": ("GET", lambda w: "/api/v1/campaigns", lambda w: None, [200, 200, 200, 200, 200, 200]),
+        "campaign detail": (
+            "GET",
+            lambda w: f"/api/v1/campaigns/{_campaign(w)}",
+            lambda w: None,
+            [200, 200, 200, 200, 200, 200],
+        ),
+        "campaign create": (
+            "POST",
+            lambda w: "/api/v1/admin/campaigns",
+            _campaign_body,
+            [401, 403, 403, 403, 403, 201],
+        ),
+        "campaigns (admin list)": (
+            "GET",
+            lambda w: "/api/v1/admin/campaigns",
+            lambda w: None,
+            [401, 403, 403, 403, 200, 200],
+        ),
+        "campaign publish": (
+            "POST",
+            lambda w: f"/api/v1/admin/campaigns/{_campaign(w, status='draft')}/status",
+            lambda w: {"status": "open"},
+            [401, 403, 403, 403, 403, 200],
+        ),
+        "campaign harvest": (
+            "POST",
+            lambda w: f"/api/v1/admin/campaigns/{_campaign(w, closed=True)}/harvest",
+            lambda w: {"units": 0},
+            [401, 403, 403, 403, 403, 200],
+        ),
+        "pledge create": (
+            "POST",
+            lambda w: f"/api/v1/campaigns/{_campaign(w)}/pledges",
+            _pledge_body,
+            [401, 201, 201, 201, 201, 201],
+        ),
+        "pledge list": ("GET", lambda w: "/api/v1/pledges", lambda w: None, [401, 200, 200, 200, 200, 200]),
+        "pledge detail": (
+            "GET",
+            lambda w: f"/api/v1/pledges/{_pledge(w)}",
+            lambda w: None,
+            [401, 200, 404, 404, 200, 200],
+        ),
+        "pledge cancel": (
+            "POST",
+            lambda w: f"/api/v1/pledges/{_pledge(w)}/cancel",
+            lambda w: None,
+            [401, 200, 404, 404, 404, 404],
+        ),
+    }
+)
 
 
 def _png() -> bytes:

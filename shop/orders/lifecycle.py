@@ -11,6 +11,8 @@ Every change starts with ``lock_order``, decides on fresh state, and changes the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
@@ -28,6 +30,33 @@ from shop.orders.errors import NotYourOrder, OrderNotFound
 from shop.orders.models import Order, OrderLine
 from shop.orders.states import advance
 from shop.workunits.standing import AidStanding, buyer_standing
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What an order of another kind holds instead of stock while it waits (``state``), how to give it
+    back (``release``) or take it again for a late payment (``retake``, False when it cannot), and what
+    its domain does once it is paid (``paid``: it is counted and fulfilled there, not here)."""
+
+    state: str
+    release: Callable[[Order], None]
+    retake: Callable[[Order], bool]
+    paid: Callable[[Order], None]
+
+
+# Registered by the domain that owns the kind (a harvest pledge: shop.preorders.holds), so the lifecycle
+# stays below it. An order of a registered kind is counted and fulfilled by its domain, not at payment.
+_HOLDS: dict[str, Hold] = {}
+
+
+def register_hold(kind: str, hold: Hold) -> None:
+    _HOLDS[kind] = hold
+
+
+def is_holding(order: Order) -> bool:
+    """Whether the order still holds what it needs to be paid for (stock, or its kind's hold)."""
+    hold = _HOLDS.get(order.kind)
+    return order.reservation_state == "held" or (hold is not None and order.reservation_state == hold.state)
 
 
 def get_order(order_id: int) -> Order:
@@ -73,6 +102,12 @@ def line_pairs(order: Order, quantities: dict[int, int] | None = None) -> list[t
 
 def release_reservation(order: Order, *, reason: str, actor_id: int | None = None) -> None:
     """Give back everything the order still holds (lines not refunded yet); mark it released."""
+    hold = _HOLDS.get(order.kind)
+    if hold is not None and order.reservation_state == hold.state:
+        hold.release(order)
+        order.reservation_state = "released"
+        db.session.flush()
+        return
     if order.reservation_state != "held":
         return
     still_held = {line.id: line.quantity - line.refunded_quantity for line in order.lines}
@@ -85,6 +120,13 @@ def release_reservation(order: Order, *, reason: str, actor_id: int | None = Non
 
 def re_reserve(order: Order, *, on) -> bool:
     """Try to reserve a released order's lines again at its location; return whether it worked."""
+    hold = _HOLDS.get(order.kind)
+    if hold is not None:
+        if not hold.retake(order):
+            return False
+        order.reservation_state = hold.state
+        db.session.flush()
+        return True
     try:
         reservations.reserve_at(order.location, line_pairs(order), reference=order.reference_key, on=on)
     except InsufficientStock:
@@ -171,6 +213,12 @@ def mark_paid(
     advance(
         order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
     )
+    hold = _HOLDS.get(order.kind)
+    if hold is not None:
+        # A pledge is counted and fulfilled when its harvest fills it (shop.preorders), not now.
+        notify(order, "paid")
+        hold.paid(order)
+        return
     standing = standing or buyer_standing(order.user_id, order.buyer_kind)
     ordered = sorted(order.lines, key=aid_lock_order)
     record_sale(

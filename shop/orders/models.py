@@ -34,7 +34,10 @@ STATUSES = (
 )
 # Where the order's reserved stock is: held (reserved, waiting for payment or fulfilment), released
 # (given back: expired, cancelled, refunded before fulfilment), consumed (fulfilment took it).
-RESERVATION_STATES = ("held", "released", "consumed")
+RESERVATION_STATES = ("held", "released", "consumed", "pledged")
+# What kind of sale an order is: an ordinary order (stock reserved at checkout), or a harvest pledge
+# (shop.preorders: it holds units of its campaign's cap, "pledged", until the harvest fills or refunds it).
+KINDS = ("order", "pledge")
 
 ORDER_REFERENCE_PREFIX = "order:"
 
@@ -64,7 +67,10 @@ class Order(db.Model):
             name="status_known",
         ),
         CheckConstraint("delivery_type IN ('ship','pickup')", name="delivery_known"),
-        CheckConstraint("reservation_state IN ('held','released','consumed')", name="reservation_known"),
+        CheckConstraint(
+            "reservation_state IN ('held','released','consumed','pledged')", name="reservation_known"
+        ),
+        CheckConstraint("kind IN ('order','pledge')", name="kind_known"),
         CheckConstraint("total_fen = subtotal_fen + shipping_fen", name="total_adds_up"),
         CheckConstraint("subtotal_fen > 0 AND shipping_fen >= 0", name="amounts_positive"),
         CheckConstraint("paid_fen >= 0 AND refunded_fen >= 0", name="paid_nonneg"),
@@ -77,6 +83,7 @@ class Order(db.Model):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    kind: Mapped[str] = mapped_column(String(10), default="order", server_default="order")
     gateway: Mapped[str] = mapped_column(String(20))  # manual | stripe, fixed at checkout
 
     # Buyer snapshot: work units buy for themselves (direct purchase) and need an invoice.

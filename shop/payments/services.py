@@ -226,7 +226,7 @@ def settle_payment(
     payment.succeeded_at = paid_at
     db.session.flush()
     reason = f"{payment.gateway} payment {payment.provider_ref}"
-    if order.status == "pending_payment" and order.reservation_state == "held":
+    if order.status == "pending_payment" and orders.is_holding(order):
         orders.mark_paid(order, amount_fen=amount_fen, paid_at=paid_at, actor_id=None, reason=reason)
         return "paid"
     if order.status == "expired":

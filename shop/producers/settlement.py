@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -44,7 +44,13 @@ PERIOD_RE = re.compile(r"(\d{4})-(\d{2})")
 REFERENCE_RE = re.compile(r"[0-9A-Za-z\-_/.: ]{1,80}")
 # Aid ledger channels of an order and what a statement calls them.
 AID_TO_SETTLEMENT = {"online": "online", "work_unit": "work_unit", "subscription": "preorder"}
-PREORDER_KINDS = ("preorder", "pre_order", "harvest", "harvest_preorder", "subscription")
+PREORDER_KINDS = ("pledge",)  # harvest pre-orders (shop.preorders): orders of kind "pledge"
+
+
+def _settleable():
+    """Orders whose lines a statement may hold: a pledge only once the harvest filled it (its aid counted);
+    a pledge refunded before then never reaches a statement, neither its sale nor its refund."""
+    return or_(Order.kind != "pledge", Order.aid_counted.is_(True))
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def _unsettled_order_lines(cutoff: datetime, producer_id: int | None = None, sin
     stmt = (
         select(OrderLine, Order)
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.paid_at.is_not(None), Order.paid_at < cutoff)
+        .where(Order.paid_at.is_not(None), Order.paid_at < cutoff, _settleable())
     )
     if since is None:
         stmt = stmt.where(
@@ -110,6 +116,7 @@ def _unsettled_refunds(cutoff: datetime, producer_id: int, since: datetime | Non
         .where(
             Refund.created_at < cutoff,
             Order.paid_at.is_not(None),
+            _settleable(),
             exists().where(OrderLine.order_id == Order.id, OrderLine.producer_id == producer_id),
         )
         .order_by(Refund.id)

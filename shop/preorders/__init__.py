@@ -1,0 +1,1 @@
+"""Harvest pre-orders (认购): campaigns, pledges, and filling them from the harvest."""
