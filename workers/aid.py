@@ -25,3 +25,13 @@ def reconcile_task() -> int:
     if run.status != "ok":
         log.error("aid reconciliation run %s: %s, %s differences", run.id, run.status, run.difference_count)
     return run.difference_count
+
+
+@shared_task(name="shop.aid.process_import", ignore_result=True)
+def process_import_task(import_id: int) -> str:
+    """Count the rows of an uploaded partner-platform sales file, batch by batch (resumes where an
+    interrupted run stopped; a second delivery finds the import done or being processed and stops)."""
+    from shop.aid.imports import process_import
+
+    imp = process_import(import_id)
+    return imp.status if imp is not None else "missing"

@@ -62,6 +62,11 @@ def _bump_rollups(entries: list[AidEntry]) -> None:
         acc[0] += entry.amount_fen
         acc[1] += entry.quantity
         acc[2] += 1
+    _bump_sums(sums)
+
+
+def _bump_sums(sums: dict[tuple, list[int]]) -> None:
+    """Add ``{rollup key: [amount, quantity, entries]}`` to the rollup rows, in key order."""
     table = AidRollup.__table__
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     for key in sorted(sums):
@@ -116,6 +121,31 @@ def _append(source: str, rows: list[dict]) -> list[AidEntry]:
     _bump_rollups(entries)
     _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
     return entries
+
+
+def count_rows(rows: list[dict]) -> int:
+    """Append ledger rows that are new by construction (a bulk import's lines, each with a ``source_key``
+    no one else writes) and add them to the rollups in the same transaction; return the amount counted.
+
+    For bulk paths (partner-platform imports and their voids): one multi-row INSERT and one upsert per
+    rollup row, without loading the entries back. A row whose ``source_key`` exists is a bug, and the
+    unique constraint fails the whole unit of work rather than counting it twice.
+    """
+    if not rows:
+        return 0
+    db.session.execute(AidEntry.__table__.insert(), rows)
+    sums: dict[tuple, list[int]] = {}
+    for row in rows:
+        if row["programme_id"] is None:
+            continue
+        key = tuple((row.get("location_id") or 0) if k == "location_id" else row[k] for k in ROLLUP_DIMS)
+        acc = sums.setdefault(key, [0, 0, 0])
+        acc[0] += row["amount_fen"]
+        acc[1] += row["quantity"]
+        acc[2] += 1
+    _bump_sums(sums)
+    _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
+    return sum(r["amount_fen"] for r in rows)
 
 
 def _invalidate_headline(programme_ids: set[int]) -> None:
