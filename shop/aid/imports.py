@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import secrets
 import uuid
@@ -62,6 +63,7 @@ from shop.catalog.models import Producer, Product, Variant
 from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic, db, utcnow
+from shop.core.exports import safe_row
 from shop.core.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -658,6 +660,32 @@ def rejections(import_id: int, *, limit: int | None = None) -> list[AidImportRej
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))
+
+
+def rejected_csv(import_id: int) -> Iterator[str]:
+    """The rejected rows of an import as CSV (the import columns, the row number and the reason; UTF-8
+    with a BOM, formula-safe cells), read on its own connection so it can stream after the request."""
+    engine = db.engine
+    table = AidImportRejection.__table__
+
+    def body() -> Iterator[str]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["row", *REQUIRED, "reason"])
+        yield "\ufeff" + buf.getvalue()
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=1000).execute(
+                select(table.c.row, table.c.data, table.c.reason)
+                .where(table.c.import_id == import_id)
+                .order_by(table.c.row, table.c.id)
+            )
+            for row, data, reason in result:
+                buf.seek(0)
+                buf.truncate()
+                writer.writerow(safe_row([row, *((data or {}).get(c, "") for c in REQUIRED), reason]))
+                yield buf.getvalue()
+
+    return body()
 
 
 def void_import(officer: User, import_id: int, *, reason: str) -> AidImport:
