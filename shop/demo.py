@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.aid.models import AidProgramme
+from shop.aid.models import AidProgramme, PartnerPlatform
 from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core import clock
@@ -573,8 +573,6 @@ DEMO_PLATFORMS = [
 
 def seed_demo_platforms() -> int:
     """The five partner platforms of the demo (no producers named: each may sell for any producer)."""
-    from shop.aid.models import PartnerPlatform
-
     for code, zh, en, operator in DEMO_PLATFORMS:
         _upsert(PartnerPlatform, "code", code, name_zh=zh, name_en=en, operator=operator, contact="")
     return len(DEMO_PLATFORMS)

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from shop.aid.imports import process_import
 from shop.aid.reconcile import reconcile
 from shop.core.periodic import claim_period
 
@@ -31,7 +32,5 @@ def reconcile_task() -> int:
 def process_import_task(import_id: int) -> str:
     """Count the rows of an uploaded partner-platform sales file, batch by batch (resumes where an
     interrupted run stopped; a second delivery finds the import done or being processed and stops)."""
-    from shop.aid.imports import process_import
-
     imp = process_import(import_id)
     return imp.status if imp is not None else "missing"

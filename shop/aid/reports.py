@@ -22,7 +22,15 @@ from sqlalchemy import case, func, select
 from shop.accounts.models import User
 from shop.aid import cache
 from shop.aid.errors import BadDateRange, RangeTooLong
-from shop.aid.models import ROLLUP_DIMS, AidEntry, AidProgramme, AidReconciliationRun, AidRollup
+from shop.aid.models import (
+    ROLLUP_DIMS,
+    AidEntry,
+    AidImport,
+    AidProgramme,
+    AidReconciliationRun,
+    AidRollup,
+    PartnerPlatform,
+)
 from shop.catalog.models import Category, Location, Producer
 from shop.catalog.townships import find_township
 from shop.core import clock
@@ -245,8 +253,6 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
 def platform_totals(programme: AidProgramme, rng: DateRange) -> list[dict]:
     """Partner-platform sales of the programme in the range, per platform (from the ledger's
     ``(programme, platform)`` index: only partner-platform entries carry a platform)."""
-    from shop.aid.models import AidImport, PartnerPlatform
-
     e = AidEntry
     rows = db.session.execute(
         select(e.platform_id, e.qualifying, func.sum(e.amount_fen))
