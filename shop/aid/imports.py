@@ -60,7 +60,7 @@ from shop.aid.models import (
 from shop.aid.reconcile import Difference, counted_by_source, register_source_checker
 from shop.aid.services import count_rows, programme_on
 from shop.audit.services import record as audit
-from shop.catalog.models import Producer, Product, Variant
+from shop.catalog.models import AidCertificate, Producer, Product, Variant
 from shop.core import clock
 from shop.core.api import page_of
 from shop.core.db import atomic, db, utcnow
@@ -307,7 +307,7 @@ class _Resolver:
     skus: dict[str, _Sku | None] = field(default_factory=dict)
     programmes: dict[date, int | None] = field(default_factory=dict)
     certificates: dict[tuple[int, date], str | None] = field(default_factory=dict)
-    producers: dict[int, Producer] = field(default_factory=dict)
+    producer_certs: dict[int, list[tuple]] = field(default_factory=dict)
     allowed: set[int] | None = None
 
     def __post_init__(self) -> None:
@@ -321,14 +321,35 @@ class _Resolver:
         for sku in wanted:
             self.skus[sku] = None
         rows = db.session.execute(
-            select(Variant.sku, Variant.id, Product.id, Product.category_id, Product.producer_id)
+            select(
+                Variant.sku,
+                Variant.id,
+                Product.id,
+                Product.category_id,
+                Product.producer_id,
+                Producer.township,
+            )
             .join(Product, Product.id == Variant.product_id)
+            .join(Producer, Producer.id == Product.producer_id)
             .where(Variant.sku.in_(wanted))
         )
-        for sku, vid, pid, cid, producer_id in rows:
-            if producer_id not in self.producers:
-                self.producers[producer_id] = db.session.get(Producer, producer_id)
-            self.skus[sku] = _Sku(vid, pid, cid, producer_id, self.producers[producer_id].township)
+        new_producers = set()
+        for sku, vid, pid, cid, producer_id, township in rows:
+            self.skus[sku] = _Sku(vid, pid, cid, producer_id, township)
+            if producer_id not in self.producer_certs:
+                new_producers.add(producer_id)
+        if new_producers:
+            for producer_id in new_producers:
+                self.producer_certs[producer_id] = []
+            # Plain values, not ORM objects: the resolver outlives each batch's unit of work.
+            certs = db.session.execute(
+                select(AidCertificate.producer_id, AidCertificate.valid_from, AidCertificate.valid_until,
+                       AidCertificate.revoked, AidCertificate.number)
+                .where(AidCertificate.producer_id.in_(sorted(new_producers)))
+                .order_by(AidCertificate.valid_from, AidCertificate.id)
+            )  # fmt: skip
+            for producer_id, start, until, revoked, number in certs:
+                self.producer_certs[producer_id].append((start, until, revoked, number))
 
     def programme(self, day: date) -> int | None:
         if day not in self.programmes:
@@ -337,10 +358,14 @@ class _Resolver:
         return self.programmes[day]
 
     def certificate(self, producer_id: int, day: date) -> str | None:
+        """The number of the producer's certificate valid on ``day`` (as ``Producer.certificate_on``)."""
         key = (producer_id, day)
         if key not in self.certificates:
-            cert = self.producers[producer_id].certificate_on(day)
-            self.certificates[key] = cert.number if cert else None
+            self.certificates[key] = next(
+                (number for start, until, revoked, number in self.producer_certs[producer_id]
+                 if start <= day <= until and not revoked),
+                None,
+            )  # fmt: skip
         return self.certificates[key]
 
 
@@ -577,6 +602,7 @@ def process_import(import_id: int, *, batch_rows: int = BATCH_ROWS) -> AidImport
         platform_id = imp.platform_id
     path = import_dir() / imp.stored_name
     done = 0  # data rows seen (blank rows are not rows)
+    ctx: _Resolver | None = None  # lookups kept across batches (SKUs, programmes per day, certificates)
     try:
         rows = read_rows(path, imp.kind)
         for batch in _batches(rows, batch_rows):
@@ -590,8 +616,9 @@ def process_import(import_id: int, *, batch_rows: int = BATCH_ROWS) -> AidImport
                 )
                 if locked.rows_done != max(offset, done) or locked.status != "running":
                     raise _Overtaken
-                platform = db.session.get(PartnerPlatform, platform_id)
-                count_batch(locked, _Resolver(platform), batch)
+                if ctx is None:
+                    ctx = _Resolver(db.session.get(PartnerPlatform, platform_id))
+                count_batch(locked, ctx, batch)
             done = max(offset, done) + len(batch)
     except _Overtaken:
         log.info("aid import %s: overtaken by another worker", import_id)

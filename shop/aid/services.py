@@ -123,6 +123,35 @@ def _append(source: str, rows: list[dict]) -> list[AidEntry]:
     return entries
 
 
+def _bump_sums_bulk(sums: dict[tuple, list[int]], chunk: int = 1000) -> None:
+    """``_bump_sums`` for many rollup rows at once: one multi-row upsert per ``chunk`` keys, in the
+    same (sorted) key order, so it takes row locks in the order every other writer does."""
+    table = AidRollup.__table__
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    keys = sorted(sums)
+    for start in range(0, len(keys), chunk):
+        values = [
+            {
+                **dict(zip(ROLLUP_DIMS, key, strict=True)),
+                "amount_fen": sums[key][0],
+                "quantity": sums[key][1],
+                "entries": sums[key][2],
+            }
+            for key in keys[start : start + chunk]
+        ]
+        stmt = insert(table).values(values)
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(ROLLUP_DIMS),
+                set_={
+                    "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                    "quantity": table.c.quantity + stmt.excluded.quantity,
+                    "entries": table.c.entries + stmt.excluded.entries,
+                },
+            )
+        )
+
+
 def count_rows(rows: list[dict]) -> int:
     """Append ledger rows that are new by construction (a bulk import's lines, each with a ``source_key``
     no one else writes) and add them to the rollups in the same transaction; return the amount counted.
@@ -143,7 +172,7 @@ def count_rows(rows: list[dict]) -> int:
         acc[0] += row["amount_fen"]
         acc[1] += row["quantity"]
         acc[2] += 1
-    _bump_sums(sums)
+    _bump_sums_bulk(sums)
     _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
     return sum(r["amount_fen"] for r in rows)
 
