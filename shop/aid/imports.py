@@ -343,11 +343,16 @@ class _Resolver:
                 self.producer_certs[producer_id] = []
             # Plain values, not ORM objects: the resolver outlives each batch's unit of work.
             certs = db.session.execute(
-                select(AidCertificate.producer_id, AidCertificate.valid_from, AidCertificate.valid_until,
-                       AidCertificate.revoked, AidCertificate.number)
+                select(
+                    AidCertificate.producer_id,
+                    AidCertificate.valid_from,
+                    AidCertificate.valid_until,
+                    AidCertificate.revoked,
+                    AidCertificate.number,
+                )
                 .where(AidCertificate.producer_id.in_(sorted(new_producers)))
                 .order_by(AidCertificate.valid_from, AidCertificate.id)
-            )  # fmt: skip
+            )
             for producer_id, start, until, revoked, number in certs:
                 self.producer_certs[producer_id].append((start, until, revoked, number))
 
@@ -362,10 +367,13 @@ class _Resolver:
         key = (producer_id, day)
         if key not in self.certificates:
             self.certificates[key] = next(
-                (number for start, until, revoked, number in self.producer_certs[producer_id]
-                 if start <= day <= until and not revoked),
+                (
+                    number
+                    for start, until, revoked, number in self.producer_certs[producer_id]
+                    if start <= day <= until and not revoked
+                ),
                 None,
-            )  # fmt: skip
+            )
         return self.certificates[key]
 
 
@@ -454,29 +462,30 @@ def count_batch(imp: AidImport, ctx: _Resolver, batch: list[tuple[int, dict[str,
         ordered = [good[k] for k in sorted(good)]
         stmt = (
             _insert()(PartnerSale.__table__)
-            .values(
-                [
-                    dict(
-                        platform_id=imp.platform_id,
-                        platform_order_id=g.order_id,
-                        line=g.line,
-                        import_id=imp.id,
-                        row=g.row,
-                        variant_id=g.sku.variant_id,
-                        sold_on=g.sold_on,
-                        quantity=g.quantity,
-                        amount_fen=g.amount_fen,
-                        voided=False,
-                    )
-                    for g in ordered
-                ]
-            )
             .on_conflict_do_nothing(
                 index_elements=["platform_id", "platform_order_id", "line"], index_where=_live_key_where()
             )
             .returning(PartnerSale.id, PartnerSale.platform_order_id, PartnerSale.line)
         )
-        inserted = db.session.execute(stmt).all()
+        # One statement, executed for every row (SQLAlchemy batches it into multi-row INSERTs).
+        inserted = db.session.execute(
+            stmt,
+            [
+                dict(
+                    platform_id=imp.platform_id,
+                    platform_order_id=g.order_id,
+                    line=g.line,
+                    import_id=imp.id,
+                    row=g.row,
+                    variant_id=g.sku.variant_id,
+                    sold_on=g.sold_on,
+                    quantity=g.quantity,
+                    amount_fen=g.amount_fen,
+                    voided=False,
+                )
+                for g in ordered
+            ],
+        ).all()
         result.duplicates += len(good) - len(inserted)
         entries = []
         for sale_id, order_id, line in sorted(inserted):

@@ -123,33 +123,64 @@ def _append(source: str, rows: list[dict]) -> list[AidEntry]:
     return entries
 
 
-def _bump_sums_bulk(sums: dict[tuple, list[int]], chunk: int = 1000) -> None:
-    """``_bump_sums`` for many rollup rows at once: one multi-row upsert per ``chunk`` keys, in the
-    same (sorted) key order, so it takes row locks in the order every other writer does."""
+def _bump_sums_bulk(sums: dict[tuple, list[int]]) -> None:
+    """``_bump_sums`` for many rollup rows at once: one upsert statement executed for every key (compiled
+    once; psycopg pipelines the rows), in the same (sorted) key order, so it takes row locks in the order
+    every other writer does."""
+    if not sums:
+        return
     table = AidRollup.__table__
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    keys = sorted(sums)
-    for start in range(0, len(keys), chunk):
-        values = [
-            {
-                **dict(zip(ROLLUP_DIMS, key, strict=True)),
-                "amount_fen": sums[key][0],
-                "quantity": sums[key][1],
-                "entries": sums[key][2],
-            }
-            for key in keys[start : start + chunk]
-        ]
-        stmt = insert(table).values(values)
-        db.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=list(ROLLUP_DIMS),
-                set_={
-                    "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
-                    "quantity": table.c.quantity + stmt.excluded.quantity,
-                    "entries": table.c.entries + stmt.excluded.entries,
-                },
-            )
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(ROLLUP_DIMS),
+        set_={
+            "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+            "quantity": table.c.quantity + stmt.excluded.quantity,
+            "entries": table.c.entries + stmt.excluded.entries,
+        },
+    )
+    values = [
+        {
+            **dict(zip(ROLLUP_DIMS, key, strict=True)),
+            "amount_fen": sums[key][0],
+            "quantity": sums[key][1],
+            "entries": sums[key][2],
+        }
+        for key in sorted(sums)
+    ]
+    db.session.execute(stmt, values)
+
+
+def _bump_rollups_from_ledger(source_keys: list[str]) -> None:
+    """Add the just-written entries ``source_keys`` to the rollups with one set-based statement
+    (PostgreSQL): ``INSERT .. SELECT .. GROUP BY .. ORDER BY <the rollup key> ON CONFLICT DO UPDATE``,
+    the rows taken in key order like every other writer's."""
+    if not source_keys:
+        return
+    e = AidEntry
+    table = AidRollup.__table__
+    dims = [
+        func.coalesce(e.location_id, 0).label("location_id") if d == "location_id" else getattr(e, d)
+        for d in ROLLUP_DIMS
+    ]
+    grouped = (
+        select(*dims, func.sum(e.amount_fen), func.sum(e.quantity), func.count())
+        .where(e.source_key.in_(source_keys))
+        .group_by(*dims)
+        .order_by(*dims)
+    )
+    stmt = pg_insert(table).from_select([*ROLLUP_DIMS, "amount_fen", "quantity", "entries"], grouped)
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(ROLLUP_DIMS),
+            set_={
+                "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                "quantity": table.c.quantity + stmt.excluded.quantity,
+                "entries": table.c.entries + stmt.excluded.entries,
+            },
         )
+    )
 
 
 def count_rows(rows: list[dict]) -> int:
@@ -163,6 +194,10 @@ def count_rows(rows: list[dict]) -> int:
     if not rows:
         return 0
     db.session.execute(AidEntry.__table__.insert(), rows)
+    if db.engine.dialect.name == "postgresql":
+        _bump_rollups_from_ledger([r["source_key"] for r in rows if r["programme_id"] is not None])
+        _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
+        return sum(r["amount_fen"] for r in rows)
     sums: dict[tuple, list[int]] = {}
     for row in rows:
         if row["programme_id"] is None:
