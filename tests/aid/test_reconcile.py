@@ -117,7 +117,12 @@ def test_more_source_checkers_can_be_registered(seeded):
         run = rec.reconcile(trigger="test")
     finally:
         rec._CHECKERS.pop("orders")
-    assert run.status == "drift" and sorted(run.checkers) == ["offshop", "orders", "partner_imports", "rollups"]
+    assert run.status == "drift" and sorted(run.checkers) == [
+        "offshop",
+        "orders",
+        "partner_imports",
+        "rollups",
+    ]
     assert run.differences[0]["key"] == "order:7"
 
 
