@@ -231,3 +231,23 @@ def test_interrupted_import_resumes_without_double_counting(officer, tmp_path, m
     done = run(import_id, batch_rows=200)
     assert (done.status, done.rows_done, done.accepted, done.duplicates) == ("done", 1000, 987, 10)
     assert_reconciled()
+
+
+def test_import_and_void_on_both_databases(any_app, tmp_path):
+    """The embedded SQLite default counts, dedupes and voids like PostgreSQL."""
+    from shop.accounts.models import User
+    from shop.demo import seed_demo
+
+    with atomic():
+        seed_demo()
+    officer = create_user("both@aid.gov.cn", role="aid_officer")
+    path = sales_file(tmp_path / "tmall.csv", rows=60, duplicates=4, bad=3)
+    first = run(upload(officer, path), batch_rows=25)
+    assert (first.accepted, first.duplicates, first.rejected_count) == (53, 4, 3)
+    again = run(upload(officer, path))
+    assert (again.accepted, again.duplicates) == (0, 57)
+    assert_reconciled()
+    with atomic():
+        imports.void_import(db.session.get(User, officer.id), first.id, reason="test")
+    assert partner_total() == 0
+    assert_reconciled()
