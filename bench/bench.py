@@ -283,6 +283,14 @@ def aid_totals(ctx, report: Report) -> None:
     run(ctx, report)
 
 
+@scenario("import")
+def partner_import(ctx, report: Report) -> None:
+    """A 100,000-row partner-platform sales file counted into the aid ledger: time and peak memory."""
+    from bench.partner_import import run
+
+    run(ctx, report, rows=ctx.get("import_rows", 100_000))
+
+
 @scenario("sql")
 def sql_counts(ctx, report: Report) -> None:
     """Statements per use case, counted by an SQLAlchemy hook in the budget tests (which also enforce them)."""
@@ -429,6 +437,7 @@ def main() -> int:
         default=float(os.environ.get("BENCH_SOAK_MINUTES", "30")),
         help="how long the soak runs (only with --only soak)",
     )
+    ap.add_argument("--import-rows", type=int, default=int(os.environ.get("BENCH_IMPORT_ROWS", "100000")))
     ap.add_argument("--peak-seconds", type=int, default=int(os.environ.get("BENCH_SOAK_PEAK_SECONDS", "30")))
     args = ap.parse_args()
 
@@ -487,6 +496,7 @@ def main() -> int:
         "aid_entries": args.aid_entries,
         "minutes": args.minutes,
         "peak_seconds": args.peak_seconds,
+        "import_rows": args.import_rows,
         "env": env,
         "out": out_dir,
         "database_url": database_url,

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     MEDIA_PUBLIC_BASE_URL: str = ""
     # One upload (product image, certificate scan); requests elsewhere keep MAX_CONTENT_LENGTH.
     MEDIA_MAX_UPLOAD_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # One partner platform sales file (CSV or XLSX); read as a stream, never held in memory whole.
+    AID_IMPORT_MAX_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     # Images with more pixels than this are refused (decompression bombs: a small file, a huge bitmap).
     MEDIA_MAX_PIXELS: int = Field(default=40_000_000, ge=10_000, le=180_000_000)
 

@@ -25,10 +25,10 @@ import shop.notifications.models
 import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
 import shop.payments.models
-import shop.producers.aid_reconcile  # registers the settlement check of the aid ledger
-import shop.producers.models
 import shop.preorders.holds  # registers the pledge hold with the order lifecycle
 import shop.preorders.models
+import shop.producers.aid_reconcile  # registers the settlement check of the aid ledger
+import shop.producers.models
 import shop.returns.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
@@ -67,10 +67,10 @@ from shop.orders import views as orders_views
 from shop.payments import api as payments_api
 from shop.people import admin_api as people_api
 from shop.people import views as people_views
-from shop.producers import api as producers_api
-from shop.producers import views as producers_views
 from shop.preorders import api as preorders_api
 from shop.preorders import views as preorders_views
+from shop.producers import api as producers_api
+from shop.producers import views as producers_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
 from shop.workunits import api as workunits_api

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.aid.models import AidProgramme
+from shop.aid.models import AidProgramme, PartnerPlatform
 from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.core import clock
@@ -556,8 +556,26 @@ def seed_demo(today: date | None = None) -> dict[str, int]:
                 reference=ref,
             )
             counts["receipts"] += 1
+    counts["platforms"] = seed_demo_platforms()
     db.session.flush()
     return counts
+
+
+# Gangu's own e-commerce platforms (issue 19): their sales are imported into the aid ledger.
+DEMO_PLATFORMS = [
+    ("GG-WXSC", "甘谷微商城", "Gangu WeChat mall", "甘谷县电子商务公共服务中心"),
+    ("GG-TMALL", "天猫甘谷特产馆", "Gangu specialties on Tmall", "甘谷县农特产品有限公司"),
+    ("GG-JD", "京东甘谷馆", "Gangu pavilion on JD.com", "甘谷县农特产品有限公司"),
+    ("GG-PDD", "拼多多甘谷辣椒店", "Gangu chili shop on Pinduoduo", "甘谷县辣椒产业协会"),
+    ("GG-DY", "抖音甘谷好物直播间", "Gangu goods live room on Douyin", "甘谷县融媒体中心"),
+]
+
+
+def seed_demo_platforms() -> int:
+    """The five partner platforms of the demo (no producers named: each may sell for any producer)."""
+    for code, zh, en, operator in DEMO_PLATFORMS:
+        _upsert(PartnerPlatform, "code", code, name_zh=zh, name_en=en, operator=operator, contact="")
+    return len(DEMO_PLATFORMS)
 
 
 def seed_demo_pictures() -> dict[str, int]:

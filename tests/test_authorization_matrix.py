@@ -37,6 +37,7 @@ class Upload:
 
     content: bytes
     name: str = "file.png"
+    fields: dict | None = None  # form fields sent beside the file
 
 
 @dataclass
@@ -47,7 +48,7 @@ class World:
     def call(self, role: str, method: str, path: str, body: dict | Upload | None = None):
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
         if isinstance(body, Upload):
-            data = {"file": (io.BytesIO(body.content), body.name)}
+            data = {**(body.fields or {}), "file": (io.BytesIO(body.content), body.name)}
             return self.client.open(
                 path, method=method, data=data, content_type="multipart/form-data", headers=headers
             )
@@ -782,6 +783,56 @@ ROWS: dict[str, Row] = {
         lambda w: None,
         [401, 403, 403, 200, 403, 200],
     ),
+    # -- partner platforms and their sales imports (aid officers; a platform pushes with its own key)
+    "aid platforms": (
+        "GET",
+        lambda w: "/api/v1/aid/platforms",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid platform create": (
+        "POST",
+        lambda w: "/api/v1/aid/platforms",
+        lambda w: {"code": f"M-PLAT-{next(_seq)}", "name": "某平台"},
+        [401, 403, 403, 403, 201, 201],
+    ),
+    "aid platform api key": (
+        "POST",
+        lambda w: "/api/v1/aid/platforms/GG-JD/api-key",
+        lambda w: {},
+        [401, 403, 403, 403, 201, 201],
+    ),
+    "aid platform push without its key": (
+        "POST",
+        lambda w: "/api/v1/aid/platforms/GG-JD/sales",
+        lambda w: {"rows": [_partner_row()]},
+        [401] * 6,
+    ),
+    "aid import upload": (
+        "POST",
+        lambda w: "/api/v1/aid/imports",
+        lambda w: Upload(_partner_csv(), "sales.csv", {"platform": "GG-TMALL"}),
+        [401, 403, 403, 403, 202, 202],
+    ),
+    "aid imports": ("GET", lambda w: "/api/v1/aid/imports", lambda w: None, [401, 403, 403, 403, 200, 200]),
+    "aid import": (
+        "GET",
+        lambda w: f"/api/v1/aid/imports/{_partner_import()}",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid import rejected rows": (
+        "GET",
+        lambda w: f"/api/v1/aid/imports/{_partner_import()}/rejected.csv",
+        lambda w: None,
+        [401, 403, 403, 403, 200, 200],
+    ),
+    "aid import void": (
+        "POST",
+        lambda w: f"/api/v1/aid/imports/{_partner_import()}/void",
+        lambda w: {"reason": "wrong file"},
+        [401, 403, 403, 403, 200, 200],
+    ),
 }
 
 
@@ -1015,6 +1066,28 @@ ROWS.update(
         ),
     }
 )
+def _partner_row() -> dict:
+    return {
+        "platform_order_id": f"M-ORDER-{next(_seq)}",
+        "line": 1,
+        "sold_on": SOLD_ON.isoformat(),
+        "sku": "CHL-LINE-500G",
+        "quantity": 1,
+        "amount_fen": 2800,
+    }
+
+
+def _partner_csv() -> bytes:
+    row = _partner_row()
+    return (",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n").encode()
+
+
+def _partner_import() -> int:
+    """A finished import of one pushed line, made outside the table."""
+    from shop.aid.imports import get_platform, push_sales
+
+    with atomic():
+        return push_sales(get_platform("GG-WXSC"), [_partner_row()]).id
 
 
 def _png() -> bytes:

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from shop.aid.imports import process_import
 from shop.aid.reconcile import reconcile
 from shop.core.periodic import claim_period
 
@@ -25,3 +26,11 @@ def reconcile_task() -> int:
     if run.status != "ok":
         log.error("aid reconciliation run %s: %s, %s differences", run.id, run.status, run.difference_count)
     return run.difference_count
+
+
+@shared_task(name="shop.aid.process_import", ignore_result=True)
+def process_import_task(import_id: int) -> str:
+    """Count the rows of an uploaded partner-platform sales file, batch by batch (resumes where an
+    interrupted run stopped; a second delivery finds the import done or being processed and stops)."""
+    imp = process_import(import_id)
+    return imp.status if imp is not None else "missing"

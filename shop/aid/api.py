@@ -6,22 +6,33 @@ else is for aid officers and administrators (401 without a token, 403 for other 
 
 from __future__ import annotations
 
-from flask import Response, send_file
+import marshmallow as ma
+from flask import Response, request, send_file
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 
 from shop.accounts.auth import api_user, require_role
-from shop.aid import exports, offshop, programmes, reports
+from shop.aid import exports, imports, offshop, programmes, reports
 from shop.aid.schemas import (
     ExportArgs,
+    ImportArgs,
+    ImportFormSchema,
+    ImportPageSchema,
+    ImportSchema,
     OffshopArgs,
     OffshopCreateSchema,
     OffshopPageSchema,
     OffshopSaleSchema,
+    PlatformCreateSchema,
+    PlatformKeySchema,
+    PlatformListSchema,
+    PlatformSchema,
     ProgrammeCreateSchema,
     ProgrammeListSchema,
     ProgrammeSchema,
     ProgrammeUpdateSchema,
     ProgressSchema,
+    PushSchema,
     RangeArgs,
     ReasonSchema,
     RunPageSchema,
@@ -29,10 +40,12 @@ from shop.aid.schemas import (
     WorkUnitArgs,
     WorkUnitPageSchema,
     offshop_dict,
+    platform_dict,
     programme_dict,
 )
 from shop.core.db import atomic
 from shop.core.idempotency import idempotent
+from shop.core.inputs import accepts_upload
 
 blp = Blueprint("aid_api", __name__, url_prefix="/api/v1/aid", description="Aid programmes and totals")
 
@@ -254,3 +267,146 @@ def void_offshop(data: dict, sale_id: int):
 def reconciliation_runs():
     """The latest 20 reconciliation runs with their results and differences (officers)."""
     return {"items": reports.recent_runs(20)}
+
+
+# -- partner platforms and their sales imports ------------------------------------------------------
+
+
+class ImportFileSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "CSV (UTF-8) or XLSX; columns in docs/aid.md"})
+
+
+@blp.route("/platforms", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.response(200, PlatformListSchema)
+@blp.doc(security=SECURED)
+def list_platforms():
+    """The partner platforms whose sales are imported (officers)."""
+    return {"items": [platform_dict(p) for p in imports.list_platforms()]}
+
+
+@blp.route("/platforms", methods=["POST"])
+@idempotent
+@require_role(*OFFICERS)
+@blp.arguments(PlatformCreateSchema)
+@blp.response(201, PlatformSchema)
+@blp.doc(security=SECURED)
+def create_platform(data: dict):
+    """Register a partner platform: name, operator, contact, the producers it sells for (officers)."""
+    with atomic():
+        platform = imports.create_platform(
+            api_user(),
+            code=data["code"],
+            name=data["name"],
+            name_en=data["name_en"],
+            operator=data["operator"],
+            contact=data["contact"],
+            producer_codes=data["producers"],
+        )
+        return platform_dict(platform)
+
+
+@blp.route("/platforms/<code>/api-key", methods=["POST"])
+@require_role(*OFFICERS)
+@blp.response(201, PlatformKeySchema)
+@blp.doc(security=SECURED)
+def issue_platform_key(code: str):
+    """Give a platform a new API key to push its sales (shown once; the previous key stops working)."""
+    with atomic():
+        return {"code": code, "api_key": imports.issue_api_key(api_user(), code)}
+
+
+@blp.route("/platforms/<code>/sales", methods=["POST"])
+@blp.arguments(PushSchema)
+@blp.response(200, ImportSchema)
+@blp.alt_response(401, description="No or an unknown X-Platform-Key")
+@blp.doc(
+    security=[],
+    parameters=[{"in": "header", "name": "X-Platform-Key", "required": True, "schema": {"type": "string"}}],
+)
+def push_platform_sales(data: dict, code: str):
+    """A platform pushes up to 1000 sale lines with its API key; each (order id, line) counts once
+    however often it is sent. Answers the counts and the rejected rows (numbered from 1)."""
+    with atomic():
+        platform = imports.platform_for_key(request.headers.get("X-Platform-Key"))
+        if platform.code != code:
+            raise imports.PlatformKeyRefused("this key belongs to another platform")
+        imp = imports.push_sales(platform, data["rows"])
+        return imports.import_dict(imp)
+
+
+@blp.route("/imports", methods=["POST"])
+@accepts_upload("AID_IMPORT_MAX_BYTES")
+@idempotent
+@require_role(*OFFICERS)
+@blp.arguments(ImportFormSchema, location="form")
+@blp.arguments(ImportFileSchema, location="files")
+@blp.response(202, ImportSchema)
+@blp.alt_response(422, description="Not CSV/XLSX, unreadable, or a required column missing")
+@blp.doc(security=SECURED)
+def upload_import(form: dict, files: dict):
+    """Upload a platform's sales file (CSV in UTF-8 or XLSX); it is counted by a background task:
+    poll ``GET /imports/{id}`` for its progress."""
+    upload = files["file"]
+    with atomic():
+        imp = imports.start_import(
+            api_user(), platform_code=form["platform"], filename=upload.filename or "", save_to=upload.save
+        )
+        return imports.import_dict(imp)
+
+
+@blp.route("/imports", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.arguments(ImportArgs, location="query")
+@blp.response(200, ImportPageSchema)
+@blp.doc(security=SECURED)
+def list_imports(args: dict):
+    """Sales imports, newest first, optionally of one platform (officers)."""
+    rows, total = imports.list_imports(
+        platform_code=args.get("platform"), page=args["page"], per_page=args["per_page"]
+    )
+    return {
+        "items": [imports.import_dict(i, rejected_limit=20) for i in rows],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@blp.route("/imports/<int:import_id>", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.response(200, ImportSchema)
+@blp.doc(security=SECURED)
+def get_import(import_id: int):
+    """One import: status, rows processed, accepted, duplicates, rejected rows with reasons (officers)."""
+    return imports.import_dict(imports.get_import(import_id))
+
+
+@blp.route("/imports/<int:import_id>/rejected.csv", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.doc(security=SECURED, responses={"200": {"description": "CSV of the rejected rows and reasons"}})
+def rejected_rows(import_id: int):
+    """The rejected rows as a CSV in the import format plus a reason column: fix and upload it again."""
+    imports.get_import(import_id)
+    return rejected_csv_response(import_id)
+
+
+def rejected_csv_response(import_id: int) -> Response:
+    """Streamed after the view returns, on its own pooled connection (no app context), like the exports."""
+    resp = Response(imports.rejected_csv(import_id), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="import-{import_id}-rejected.csv"'
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    return resp
+
+
+@blp.route("/imports/<int:import_id>/void", methods=["POST"])
+@require_role(*OFFICERS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, ImportSchema)
+@blp.alt_response(409, description="The import has not finished yet")
+@blp.doc(security=SECURED)
+def void_import(data: dict, import_id: int):
+    """Void a whole import with a reason: its entries are reversed (dated today), never deleted, and its
+    lines may be imported again."""
+    with atomic():
+        return imports.import_dict(imports.void_import(api_user(), import_id, reason=data["reason"]))

@@ -1,4 +1,4 @@
-from shop.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shop.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 class ProgrammeNotFound(NotFound):
@@ -89,3 +89,28 @@ class OffshopSaleNotApproved(Conflict):
 class OfficerRequired(Forbidden):
     slug = "aid-officer-required"
     title = "Aid officers only"
+
+
+class PlatformNotFound(NotFound):
+    slug = "platform-not-found"
+    title = "No such partner platform"
+
+
+class ImportNotFound(NotFound):
+    slug = "import-not-found"
+    title = "No such sales import"
+
+
+class BadImport(ValidationFailed):
+    slug = "bad-import"
+    title = "Sales file not accepted"
+
+
+class ImportNotVoidable(Conflict):
+    slug = "import-not-voidable"
+    title = "Only a finished import can be voided"
+
+
+class PlatformKeyRefused(Unauthorized):
+    slug = "platform-key-refused"
+    title = "Unknown or missing platform API key"

@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from shop.aid.errors import ExportTooLarge
-from shop.aid.models import AidEntry, AidProgramme, AidRollup
+from shop.aid.models import AidEntry, AidProgramme, AidRollup, PartnerPlatform
 from shop.aid.reports import CHANNEL_NAMES, DateRange, programme_totals, resolve_range
 from shop.catalog.models import Category, Location, Producer, Product, Variant
 from shop.core.db import db
@@ -107,7 +107,7 @@ def _entry_rows(req: ExportRequest, conn: Connection) -> Iterator[tuple]:
             Variant.sku,
             Producer.name_zh,
             e.township,
-            Location.name_zh,
+            func.coalesce(Location.name_zh, PartnerPlatform.name_zh),
             e.quantity,
             e.amount_fen,
             e.qualifying,
@@ -118,6 +118,7 @@ def _entry_rows(req: ExportRequest, conn: Connection) -> Iterator[tuple]:
         .join(Variant, Variant.id == e.variant_id)
         .join(Producer, Producer.id == e.producer_id)
         .outerjoin(Location, Location.id == e.location_id)
+        .outerjoin(PartnerPlatform, PartnerPlatform.id == e.platform_id)
         .where(e.programme_id == req.programme.id, e.day >= req.range.start, e.day <= req.range.end)
         .order_by(e.day, e.id)
         .limit(BATCH)
@@ -268,6 +269,8 @@ def summary_rows(req: ExportRequest) -> list[list]:
         ("生产主体", "by_producer"),
         ("销售地点", "by_location"),
         ("月份", "by_month"),
+        ("合作电商平台", "by_platform"),
+        ("展会", "by_fair"),
     ):
         rows.append([])
         rows.append([title, "消费帮扶金额（元）", "其中：认定扶贫产品（元）"])

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import db, utcnow
 
-CHANNELS = ("online", "hall", "fair", "subscription", "charity_sale", "work_unit")
+CHANNELS = ("online", "hall", "fair", "subscription", "charity_sale", "work_unit", "partner_platform")
 # Hall sales always go through the counter (POS), so they can never be entered a second time by hand.
 OFFSHOP_CHANNELS = ("online", "fair", "subscription", "charity_sale", "work_unit")
 OFFSHOP_STATUSES = ("pending", "approved", "rejected", "voided")
@@ -107,10 +107,12 @@ class AidEntry(db.Model):
     __table_args__ = (
         UniqueConstraint("source_key"),
         CheckConstraint(
-            "channel IN ('online','hall','fair','subscription','charity_sale','work_unit')",
+            "channel IN ('online','hall','fair','subscription','charity_sale','work_unit','partner_platform')",
             name="channel_known",
         ),
         Index("ix_aid_entry_programme_day", "programme_id", "day"),
+        # The by-platform breakdown sums partner-platform entries of a programme per platform.
+        Index("ix_aid_entry_platform", "programme_id", "platform_id"),
         Index("ix_aid_entry_source", "source"),
         Index("ix_aid_entry_buyer", "buyer_id", "programme_id"),
         # A refund sums the earlier reversals of the lines it reverses.
@@ -138,6 +140,8 @@ class AidEntry(db.Model):
     direct_purchase: Mapped[bool] = mapped_column(Boolean, default=False)
     # The work unit (or consumer) who bought, when known: work-unit direct-purchase totals read it.
     buyer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The partner platform that sold it (channel ``partner_platform`` only).
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("aid_platform.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -274,3 +278,134 @@ class AidReconciliationRun(db.Model):
     # The first differences found (bounded), each {check, key, recorded, expected, detail}.
     differences: Mapped[list] = mapped_column(JSON, default=list)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class PartnerPlatform(db.Model):
+    """An e-commerce platform that sells Gangu products for the programme outside the shop.
+
+    Its sales arrive as imported files (CSV/XLSX exports) or pushed with its API key (only the key's
+    SHA-256 is stored). ``producers``, when not empty, are the only producers it may report sales for.
+    """
+
+    __tablename__ = "aid_platform"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(160))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    operator: Mapped[str] = mapped_column(String(200), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    producer_links: Mapped[list[PlatformProducer]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="PlatformProducer.producer_id"
+    )
+
+
+class PlatformProducer(db.Model):
+    """A producer a partner platform sells for."""
+
+    __tablename__ = "aid_platform_producer"
+
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("aid_platform.id", ondelete="CASCADE"), primary_key=True
+    )
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producer.id"), primary_key=True)
+
+
+class AidImport(db.Model):
+    """One file (or one API push) of a partner platform's sales, and what became of its rows.
+
+    ``rows_done`` is the number of data rows already processed and committed (with their counters):
+    a task that dies mid-file resumes after it, so no row is processed twice by its own import.
+    """
+
+    __tablename__ = "aid_import"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','done','failed')", name="status_known"),
+        CheckConstraint("kind IN ('csv','xlsx','api')", name="kind_known"),
+        Index("ix_aid_import_platform", "platform_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("aid_platform.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    stored_name: Mapped[str] = mapped_column(String(80), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+
+    platform: Mapped[PartnerPlatform] = relationship()
+
+    @property
+    def source(self) -> str:
+        return f"partner-import:{self.id}"
+
+
+class AidImportRejection(db.Model):
+    """A row of an import that was not counted, with why and what it held (to fix and upload again)."""
+
+    __tablename__ = "aid_import_rejection"
+    __table_args__ = (Index("ix_aid_import_rejection_import", "import_id", "row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("aid_import.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)  # the file's row number, the header being row 1
+    reason: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PartnerSale(db.Model):
+    """One counted sale line of a partner platform: the key that makes it count once.
+
+    The partial unique index on ``(platform, platform order id, line)`` among live lines decides, in the
+    database, which of any number of imports (even concurrent ones) counts a line: the others' ``INSERT
+    .. ON CONFLICT DO NOTHING`` skip it and report it as a duplicate. Voiding an import reverses its
+    entries and marks its lines voided, so a corrected file can count them again.
+    """
+
+    __tablename__ = "aid_partner_sale"
+    __table_args__ = (
+        Index(
+            "uq_aid_partner_sale_live_key",
+            "platform_id",
+            "platform_order_id",
+            "line",
+            unique=True,
+            postgresql_where=text("voided = false"),
+            sqlite_where=text("voided = 0"),
+        ),
+        Index("ix_aid_partner_sale_import", "import_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("aid_platform.id"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    line: Mapped[int] = mapped_column(Integer)
+    import_id: Mapped[int] = mapped_column(ForeignKey("aid_import.id"))
+    row: Mapped[int] = mapped_column(Integer)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    sold_on: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)

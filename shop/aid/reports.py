@@ -22,7 +22,15 @@ from sqlalchemy import case, func, select
 from shop.accounts.models import User
 from shop.aid import cache
 from shop.aid.errors import BadDateRange, RangeTooLong
-from shop.aid.models import ROLLUP_DIMS, AidEntry, AidProgramme, AidReconciliationRun, AidRollup
+from shop.aid.models import (
+    ROLLUP_DIMS,
+    AidEntry,
+    AidImport,
+    AidProgramme,
+    AidReconciliationRun,
+    AidRollup,
+    PartnerPlatform,
+)
 from shop.catalog.models import Category, Location, Producer
 from shop.catalog.townships import find_township
 from shop.core import clock
@@ -36,6 +44,7 @@ CHANNEL_NAMES: dict[str, tuple[str, str]] = {
     "subscription": ("认购", "Subscriptions"),
     "charity_sale": ("爱心义卖", "Charity sales"),
     "work_unit": ("单位采购", "Work-unit purchases"),
+    "partner_platform": ("合作电商平台", "Partner platforms"),
 }
 NO_LOCATION = ("未指定地点", "No location")
 
@@ -227,6 +236,8 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         "by_township": _items(dims["township"], {t: (t, township_en.get(t, t)) for t in dims["township"]}),
         "by_location": by_location,
         "by_month": _items(by_month, {m: (m, m) for m in by_month}, by_key=True),
+        "by_platform": platform_totals(programme, rng),
+        "by_fair": fair_totals(by_location, locations),
         "producers_reached": len(reached),
         "products_reached": sum(1 for s in by_product.values() if s.qualifying > 0),
         # Each producer's registered figure, counted once however many sales it had.
@@ -237,6 +248,54 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         **card_balances(rng),
         "as_of": clock.now(),
     }
+
+
+def platform_totals(programme: AidProgramme, rng: DateRange) -> list[dict]:
+    """Partner-platform sales of the programme in the range, per platform (from the ledger's
+    ``(programme, platform)`` index: only partner-platform entries carry a platform)."""
+    e = AidEntry
+    rows = db.session.execute(
+        select(e.platform_id, e.qualifying, func.sum(e.amount_fen))
+        .where(
+            e.programme_id == programme.id,
+            e.platform_id.is_not(None),
+            e.day >= rng.start,
+            e.day <= rng.end,
+        )
+        .group_by(e.platform_id, e.qualifying)
+    ).all()
+    sums: dict[int, _Sums] = defaultdict(_Sums)
+    for platform_id, qual, amount in rows:
+        sums[platform_id].add(int(amount or 0), qual)
+    platforms = {
+        p.id: p for p in db.session.scalars(select(PartnerPlatform).where(PartnerPlatform.id.in_(list(sums))))
+    }
+    counts = dict(
+        db.session.execute(
+            select(AidImport.platform_id, func.count())
+            .where(
+                AidImport.platform_id.in_(list(sums)), AidImport.accepted > 0, AidImport.voided_at.is_(None)
+            )
+            .group_by(AidImport.platform_id)
+        ).all()
+    )
+    items = _items(
+        {platforms[i].code: s for i, s in sums.items()},
+        {p.code: (p.name_zh, p.name_en or p.name_zh) for p in platforms.values()},
+        {p.code: {"imports": int(counts.get(i, 0))} for i, p in platforms.items()},
+    )
+    return items
+
+
+def fair_totals(by_location: list[dict], locations: dict) -> list[dict]:
+    """The trade-fair booths' figures (their counter sales during the fair), with the fair's dates."""
+    by_code = {loc.code: loc for loc in locations.values()}
+    out = []
+    for item in by_location:
+        loc = by_code.get(item["key"])
+        if loc is not None and loc.kind == "fair":
+            out.append({**item, "active_from": loc.active_from, "active_until": loc.active_until})
+    return out
 
 
 def card_balances(rng: DateRange) -> dict:

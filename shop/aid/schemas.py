@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
+from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.aid.exports import FORMATS
@@ -118,6 +119,9 @@ class BreakdownSchema(ma.Schema):
     township = f.String()
     linked_households = f.Integer()
     kind = f.String(allow_none=True, metadata={"description": "location kind (by_location)"})
+    imports = f.Integer(metadata={"description": "imports with counted lines (by_platform)"})
+    active_from = f.Date(allow_none=True, metadata={"description": "the fair's first day (by_fair)"})
+    active_until = f.Date(allow_none=True, metadata={"description": "the fair's last day (by_fair)"})
 
 
 class TargetProgressSchema(ma.Schema):
@@ -154,6 +158,11 @@ class TotalsSchema(ma.Schema):
     by_township = f.List(f.Nested(BreakdownSchema), required=True)
     by_location = f.List(f.Nested(BreakdownSchema), required=True)
     by_month = f.List(f.Nested(BreakdownSchema), required=True)
+    by_platform = f.List(
+        f.Nested(BreakdownSchema),
+        metadata={"description": "partner-platform sales per platform (key: its code)"},
+    )
+    by_fair = f.List(f.Nested(BreakdownSchema), metadata={"description": "sales at each trade-fair booth"})
     producers_reached = f.Integer(required=True)
     products_reached = f.Integer(required=True)
     households_linked = f.Integer(required=True)
@@ -332,3 +341,110 @@ def offshop_dict(sale: OffshopSale) -> dict:
         "voided_at": sale.voided_at,
         "void_reason": sale.void_reason,
     }
+
+
+# -- partner platforms and their sales imports ------------------------------------------------------
+
+
+class PlatformSchema(ma.Schema):
+    code = f.String(required=True)
+    name = f.String(required=True)
+    name_en = f.String()
+    operator = f.String()
+    contact = f.String()
+    producers = f.List(f.String(), metadata={"description": "producer codes it sells for (empty: any)"})
+    active = f.Boolean()
+    has_api_key = f.Boolean()
+
+
+class PlatformListSchema(ma.Schema):
+    items = f.List(f.Nested(PlatformSchema), required=True)
+
+
+class PlatformCreateSchema(ma.Schema):
+    code = f.String(required=True, validate=CODE)
+    name = f.String(required=True, validate=v.Length(min=1, max=160))
+    name_en = f.String(load_default="", validate=v.Length(max=200))
+    operator = f.String(load_default="", validate=v.Length(max=200))
+    contact = f.String(load_default="", validate=v.Length(max=200))
+    producers = f.List(
+        f.String(validate=v.Length(min=1, max=40)), load_default=list, validate=v.Length(max=500)
+    )
+
+
+class PlatformKeySchema(ma.Schema):
+    code = f.String(required=True)
+    api_key = f.String(required=True, metadata={"description": "shown once; send it as X-Platform-Key"})
+
+
+class ImportFormSchema(ma.Schema):
+    platform = f.String(required=True, validate=CODE, metadata={"description": "the platform's code"})
+
+
+class RejectedRowSchema(ma.Schema):
+    row = f.Integer(required=True)
+    reason = f.String(required=True)
+
+
+class ImportSchema(ma.Schema):
+    id = f.Integer(required=True)
+    platform = f.String()
+    kind = f.String(metadata={"description": "csv, xlsx or api"})
+    filename = f.String()
+    status = f.String(required=True, metadata={"description": "queued, running, done or failed"})
+    rows = f.Integer(required=True, metadata={"description": "data rows processed so far"})
+    accepted = f.Integer(required=True)
+    duplicates = f.Integer(required=True)
+    rejected = f.List(f.Nested(RejectedRowSchema), required=True, metadata={"description": "the first 1000"})
+    rejected_count = f.Integer()
+    accepted_fen = f.Integer()
+    currency = f.String()
+    error = f.String()
+    created_at = f.DateTime()
+    started_at = f.DateTime(allow_none=True)
+    finished_at = f.DateTime(allow_none=True)
+    uploaded_by = f.Integer(allow_none=True)
+    voided = f.Boolean()
+    voided_at = f.DateTime(allow_none=True)
+    void_reason = f.String()
+
+
+class ImportPageSchema(PageSchema):
+    items = f.List(f.Nested(ImportSchema), required=True)
+
+
+class ImportArgs(PageArgs):
+    platform = f.String(validate=CODE)
+
+
+class PushRowSchema(ma.Schema):
+    platform_order_id = f.Raw(required=True)
+    line = f.Raw(required=True)
+    sold_on = f.Raw(required=True)
+    sku = f.Raw(required=True)
+    quantity = f.Raw(required=True)
+    amount_fen = f.Raw(required=True)
+
+
+class PushSchema(ma.Schema):
+    rows = f.List(f.Nested(PushRowSchema), required=True, validate=v.Length(min=1, max=1000))
+
+
+def platform_dict(p) -> dict:
+    return {
+        "code": p.code,
+        "name": p.name_zh,
+        "name_en": p.name_en,
+        "operator": p.operator,
+        "contact": p.contact,
+        "producers": _producer_codes(p),
+        "active": p.active,
+        "has_api_key": p.api_key_hash is not None,
+    }
+
+
+def _producer_codes(p) -> list[str]:
+    ids = [link.producer_id for link in p.producer_links]
+    if not ids:
+        return []
+    return sorted(db.session.scalars(select(Producer.code).where(Producer.id.in_(ids))))

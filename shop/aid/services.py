@@ -62,6 +62,11 @@ def _bump_rollups(entries: list[AidEntry]) -> None:
         acc[0] += entry.amount_fen
         acc[1] += entry.quantity
         acc[2] += 1
+    _bump_sums(sums)
+
+
+def _bump_sums(sums: dict[tuple, list[int]]) -> None:
+    """Add ``{rollup key: [amount, quantity, entries]}`` to the rollup rows, in key order."""
     table = AidRollup.__table__
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     for key in sorted(sums):
@@ -116,6 +121,95 @@ def _append(source: str, rows: list[dict]) -> list[AidEntry]:
     _bump_rollups(entries)
     _invalidate_headline({e.programme_id for e in entries if e.programme_id is not None})
     return entries
+
+
+def _bump_sums_bulk(sums: dict[tuple, list[int]]) -> None:
+    """``_bump_sums`` for many rollup rows at once: one upsert statement executed for every key (compiled
+    once; psycopg pipelines the rows), in the same (sorted) key order, so it takes row locks in the order
+    every other writer does."""
+    if not sums:
+        return
+    table = AidRollup.__table__
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(ROLLUP_DIMS),
+        set_={
+            "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+            "quantity": table.c.quantity + stmt.excluded.quantity,
+            "entries": table.c.entries + stmt.excluded.entries,
+        },
+    )
+    values = [
+        {
+            **dict(zip(ROLLUP_DIMS, key, strict=True)),
+            "amount_fen": sums[key][0],
+            "quantity": sums[key][1],
+            "entries": sums[key][2],
+        }
+        for key in sorted(sums)
+    ]
+    db.session.execute(stmt, values)
+
+
+def _bump_rollups_from_ledger(source_keys: list[str]) -> None:
+    """Add the just-written entries ``source_keys`` to the rollups with one set-based statement
+    (PostgreSQL): ``INSERT .. SELECT .. GROUP BY .. ORDER BY <the rollup key> ON CONFLICT DO UPDATE``,
+    the rows taken in key order like every other writer's."""
+    if not source_keys:
+        return
+    e = AidEntry
+    table = AidRollup.__table__
+    dims = [
+        func.coalesce(e.location_id, 0).label("location_id") if d == "location_id" else getattr(e, d)
+        for d in ROLLUP_DIMS
+    ]
+    grouped = (
+        select(*dims, func.sum(e.amount_fen), func.sum(e.quantity), func.count())
+        .where(e.source_key.in_(source_keys))
+        .group_by(*dims)
+        .order_by(*dims)
+    )
+    stmt = pg_insert(table).from_select([*ROLLUP_DIMS, "amount_fen", "quantity", "entries"], grouped)
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(ROLLUP_DIMS),
+            set_={
+                "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                "quantity": table.c.quantity + stmt.excluded.quantity,
+                "entries": table.c.entries + stmt.excluded.entries,
+            },
+        )
+    )
+
+
+def count_rows(rows: list[dict]) -> int:
+    """Append ledger rows that are new by construction (a bulk import's lines, each with a ``source_key``
+    no one else writes) and add them to the rollups in the same transaction; return the amount counted.
+
+    For bulk paths (partner-platform imports and their voids): one multi-row INSERT and one upsert per
+    rollup row, without loading the entries back. A row whose ``source_key`` exists is a bug, and the
+    unique constraint fails the whole unit of work rather than counting it twice.
+    """
+    if not rows:
+        return 0
+    db.session.execute(AidEntry.__table__.insert(), rows)
+    if db.engine.dialect.name == "postgresql":
+        _bump_rollups_from_ledger([r["source_key"] for r in rows if r["programme_id"] is not None])
+        _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
+        return sum(r["amount_fen"] for r in rows)
+    sums: dict[tuple, list[int]] = {}
+    for row in rows:
+        if row["programme_id"] is None:
+            continue
+        key = tuple((row.get("location_id") or 0) if k == "location_id" else row[k] for k in ROLLUP_DIMS)
+        acc = sums.setdefault(key, [0, 0, 0])
+        acc[0] += row["amount_fen"]
+        acc[1] += row["quantity"]
+        acc[2] += 1
+    _bump_sums_bulk(sums)
+    _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
+    return sum(r["amount_fen"] for r in rows)
 
 
 def _invalidate_headline(programme_ids: set[int]) -> None:

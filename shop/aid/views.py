@@ -14,8 +14,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from shop.accounts.auth import require_staff_page
-from shop.aid import exports, offshop, programmes, reports
-from shop.aid.api import export_response
+from shop.aid import exports, imports, offshop, programmes, reports
+from shop.aid.api import export_response, rejected_csv_response
 from shop.aid.models import AidProgramme
 from shop.aid.reports import CHANNEL_NAMES, DateRange
 from shop.aid.schemas import offshop_dict
@@ -24,6 +24,7 @@ from shop.catalog.models import Location, Product, Variant
 from shop.core import clock
 from shop.core.db import atomic, db
 from shop.core.errors import NotFound, ShopError
+from shop.core.inputs import accepts_upload
 from shop.producers.households import public_household_totals
 
 bp = Blueprint("aid_web", __name__, url_prefix="/aid")
@@ -128,6 +129,7 @@ def dashboard():
         "township": hbars(totals["by_township"]),
         "producer": hbars(totals["by_producer"]),
         "location": hbars(totals["by_location"]),
+        "platform": hbars(totals["by_platform"]),
         "certified": hbars(
             [
                 {
@@ -289,3 +291,80 @@ def decide_offshop(sale_id: int, action: str):
     else:
         flash(_("Off-shop sale no. %(id)s: done.", id=sale_id), "ok")
     return redirect(url_for("aid_web.offshop_sales", status=request.args.get("status", "pending")))
+
+
+# -- partner-platform imports ---------------------------------------------------------------------------
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@accepts_upload("AID_IMPORT_MAX_BYTES")
+@require_staff_page(*OFFICERS)
+def partner_imports():
+    """Upload a platform's sales file; the list of imports with what each counted."""
+    platform_code = request.values.get("platform") or None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Choose the platform's sales file (CSV or XLSX)."), "error")
+        else:
+            try:
+                with atomic():
+                    imp = imports.start_import(
+                        current_user,
+                        platform_code=request.form.get("platform", ""),
+                        filename=upload.filename,
+                        save_to=upload.save,
+                    )
+                    import_id = imp.id
+            except ShopError as err:
+                flash(err.detail, "error")
+            else:
+                return redirect(url_for("aid_web.partner_import", import_id=import_id))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    try:
+        rows, total = imports.list_imports(platform_code=platform_code, page=page, per_page=30)
+    except ShopError:
+        rows, total, platform_code = [], 0, None
+    return render_template(
+        "aid/imports.html",
+        imports=[imports.import_dict(i, rejected_limit=0) for i in rows],
+        platforms=imports.list_platforms(),
+        platform=platform_code,
+        total=total,
+        page=page,
+        pages=max(1, (total + 29) // 30),
+        columns=imports.HEADERS,
+    )
+
+
+@bp.get("/imports/<int:import_id>")
+@require_staff_page(*OFFICERS)
+def partner_import(import_id: int):
+    """One import: its progress while the task runs (the page reloads itself), then what it counted."""
+    imp = imports.get_import(import_id)
+    return render_template(
+        "aid/import.html",
+        imp=imports.import_dict(imp, rejected_limit=200),
+        platform=imp.platform,
+        running=imp.status in ("queued", "running"),
+    )
+
+
+@bp.get("/imports/<int:import_id>/rejected.csv")
+@require_staff_page(*OFFICERS)
+def partner_import_rejected(import_id: int):
+    imports.get_import(import_id)
+    return rejected_csv_response(import_id)
+
+
+@bp.post("/imports/<int:import_id>/void")
+@require_staff_page(*OFFICERS)
+def void_partner_import(import_id: int):
+    try:
+        with atomic():
+            imports.void_import(current_user, import_id, reason=request.form.get("reason", "")[:500])
+    except ShopError as err:
+        flash(err.detail, "error")
+    else:
+        flash(_("Import no. %(id)s voided: its entries are reversed.", id=import_id), "ok")
+    return redirect(url_for("aid_web.partner_import", import_id=import_id))

@@ -20,7 +20,7 @@ def test_clean_ledger_reconciles(known_set):
     run = rec.reconcile(trigger="test")
     assert run.status == "ok" and run.difference_count == 0 and run.differences == []
     assert run.entries_checked == 6 and run.rollups_checked > 0
-    assert run.checkers == ["rollups", "offshop"] and run.finished_at is not None
+    assert run.checkers == ["rollups", "offshop", "partner_imports"] and run.finished_at is not None
 
 
 def test_tampered_rollup_is_reported_and_left_as_it_is(known_set):
@@ -117,7 +117,12 @@ def test_more_source_checkers_can_be_registered(seeded):
         run = rec.reconcile(trigger="test")
     finally:
         rec._CHECKERS.pop("orders")
-    assert run.status == "drift" and run.checkers == ["rollups", "offshop", "orders"]
+    assert run.status == "drift" and sorted(run.checkers) == [
+        "offshop",
+        "orders",
+        "partner_imports",
+        "rollups",
+    ]
     assert run.differences[0]["key"] == "order:7"
 
 
