@@ -1066,6 +1066,8 @@ ROWS.update(
         ),
     }
 )
+
+
 def _partner_row() -> dict:
     return {
         "platform_order_id": f"M-ORDER-{next(_seq)}",
