@@ -25,6 +25,7 @@ import shop.orders.aid_reconcile  # registers the orders check of the aid ledger
 import shop.orders.models
 import shop.payments.models
 import shop.returns.models
+import shop.storefront.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
 from config import ROOT, Settings, load_settings
@@ -62,6 +63,7 @@ from shop.people import admin_api as people_api
 from shop.people import views as people_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
+from shop.storefront import views as storefront_views
 from shop.workunits import api as workunits_api
 from shop.workunits import views as workunits_views
 
@@ -137,3 +139,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_views.bp)
     api.register_blueprint(workunits_api.blp)
     app.register_blueprint(workunits_views.bp)
+    app.register_blueprint(storefront_views.bp)
