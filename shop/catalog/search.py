@@ -57,7 +57,9 @@ def search_key(product: Product) -> str:
 
 def refresh_search_keys(product_ids: Iterable[int] | None = None, *, producer_id: int | None = None) -> int:
     """Recompute the search key of the given products (or a producer's, or every product); flush only."""
-    stmt = select(Product)
+    db.session.flush()
+    # Reload the rows and their variants: a variant added by product_id is not in a loaded collection.
+    stmt = select(Product).execution_options(populate_existing=True)
     if product_ids is not None:
         ids = list(product_ids)
         if not ids:
