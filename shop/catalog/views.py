@@ -101,6 +101,7 @@ def product(slug: str):
         avail=avail,
         choice=choice,
         here=storefront.availability_for(ids, choice),
+        lots=storefront.next_lots([v.id for v in prod.variants if v.perishable], choice),
         halls=storefront.pickup_halls(),
         images=images_for([prod.id]).get(prod.id, []),
         short_path=url_for("storefront.short_product", product_id=prod.id),

@@ -24,7 +24,7 @@ from shop.catalog.models import Location, Producer
 from shop.core import clock
 from shop.core.db import db
 from shop.core.errors import ValidationFailed
-from shop.inventory.models import StockLevel
+from shop.inventory.models import Lot, StockLevel
 from shop.orders.models import Order
 from shop.orders.services import TIANJIN_DISTRICTS
 from shop.storefront.models import BuyerAddress
@@ -108,6 +108,24 @@ def hall_availability(variant_ids: Iterable[int]) -> dict[str, dict[int, int]]:
     for code, vid, units in rows:
         out[code][vid] = int(units or 0)
     return out
+
+
+def next_lots(variant_ids: Iterable[int], choice: DeliveryChoice | None) -> dict[int, Lot]:
+    """For fresh produce: the lot a buyer at the chosen hall gets first (first expiry, units left), with
+    its harvest and best-before dates. Nothing when no hall is chosen (delivery picks its location later)."""
+    ids = list(variant_ids)
+    if choice is None or choice.type != "pickup" or not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Lot)
+        .join(Location, Location.id == Lot.location_id)
+        .where(Location.code == choice.location, Lot.variant_id.in_(ids), Lot.quantity > 0)
+        .order_by(Lot.variant_id, Lot.best_before.is_(None), Lot.best_before, Lot.id)
+    )
+    first: dict[int, Lot] = {}
+    for lot in rows:
+        first.setdefault(lot.variant_id, lot)
+    return first
 
 
 # -- address book -----------------------------------------------------------------------------------

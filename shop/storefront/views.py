@@ -201,3 +201,9 @@ def me():
 def _cart_badge():
     # The tab bar's badge: units in the session cart (no query).
     return {"cart_count": cart.count(session)}
+
+
+@bp.app_template_global("aid_story")
+def _aid_story():
+    """This programme year's total, producers reached and households linked (the progress page's story)."""
+    return services.aid_story()

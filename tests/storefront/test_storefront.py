@@ -126,6 +126,8 @@ def test_product_page_shows_the_chosen_halls_stock_and_the_cart_remembers_it(see
     assert sku_avail["CHL-LINE-500G"] == "20"  # the hall's, not 200 + 8 x 20 over every location
     cart = client.get("/cart").get_data(as_text=True)
     assert re.search(r'<option value="DL-HM"\s+selected', cart)
+    apples = client.get("/products/huaniu-apples").get_data(as_text=True)
+    assert "采摘日期" in apples  # fresh produce: the hall's first lot's harvest and best-before dates
 
 
 def test_a_choice_outside_the_halls_is_forgotten(seeded, client):
@@ -355,6 +357,9 @@ def test_short_link_and_page_qr(seeded, client):
     html = client.get("/products/line-chili").get_data(as_text=True)
     assert 'property="og:title"' in html and 'property="og:url"' in html and f"/p/{product.id}" in html
     assert client.get("/go").status_code == 301
+    html = client.get("/aid/progress").get_data(as_text=True)
+    assert 'property="og:title"' in html and "/qr.svg?path=/go" in html and 'id="aid-story"' in html
+    assert "北京时间" in html
 
 
 def test_favicon_is_served(seeded, client):
