@@ -59,6 +59,16 @@ def _total_stock(sku: str) -> int:
     return sum(r.on_hand - r.reserved for r in rows)
 
 
+def _shot(page, path: Path, phone: bool, top: str) -> None:
+    """A phone screenshot is what the screen shows from ``top`` (the tab bar stays at the bottom); a
+    desktop one is the whole page."""
+    if phone:
+        page.locator(top).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_buyer_walk_from_pinyin_search_to_qr_pickup_code(shop_server, browser, size, tmp_path):
@@ -118,7 +128,7 @@ def test_buyer_walk_from_pinyin_search_to_qr_pickup_code(shop_server, browser, s
         expect(page.locator("input[name=delivery_type][value=pickup]")).to_be_checked()
         expect(page.locator("#pickup-location")).to_have_value("DL-HM")
         expect(page.locator("#aid-summary")).to_contain_text("计入")
-        page.screenshot(path=str(shots / f"storefront-{size}-checkout.png"), full_page=True)
+        _shot(page, shots / f"storefront-{size}-checkout.png", phone, "h1")
 
         # 5. Place the pickup order: the bank-transfer instructions with account, amount, reference, hold.
         page.click("#place-order")
@@ -132,7 +142,7 @@ def test_buyer_walk_from_pinyin_search_to_qr_pickup_code(shop_server, browser, s
         expect(box.locator("#transfer-reference")).to_have_text(number)
         expect(box.locator("#transfer-hold")).to_contain_text("北京时间")
         expect(page.locator("#timeline li[data-step=placed]")).to_have_class(re.compile("done"))
-        page.screenshot(path=str(shots / f"storefront-{size}-transfer.png"), full_page=True)
+        _shot(page, shots / f"storefront-{size}-transfer.png", phone, "#order-number")
 
         # 6. The hall confirms the transfer and gets the order ready: the code, large and as a QR code.
         staff = create_user(f"hm-{size}@example.cn", role="operator", locations=["DL-HM"])
@@ -150,7 +160,7 @@ def test_buyer_walk_from_pinyin_search_to_qr_pickup_code(shop_server, browser, s
         resp = page.request.get(shop_server + qr.get_attribute("src"))
         assert resp.status == 200 and resp.headers["content-type"].startswith("image/svg+xml")
         expect(page.locator("#timeline li[data-step=ready_for_pickup]")).to_have_class(re.compile("done"))
-        page.screenshot(path=str(shots / f"storefront-{size}-pickup-code.png"), full_page=True)
+        _shot(page, shots / f"storefront-{size}-pickup-code.png", phone, "#timeline")
         assert outside == []  # nothing was loaded from outside the shop
     finally:
         context.close()
@@ -165,8 +175,6 @@ def _pages(base: str, product: str) -> dict[str, str]:
         "categories": "/categories",
         "cart": "/cart",
         "checkout": "/checkout",
-        "login": "/login",
-        "register": "/register",
         "me": "/me",
         "addresses": "/account/addresses",
         "progress": "/aid/progress",
@@ -180,24 +188,34 @@ def test_no_main_page_is_wider_than_a_360_px_phone_and_pages_stay_light(shop_ser
     page = context.new_page()
     outside: list[str] = []
     weights: dict[str, dict] = {}
-    current: dict = {}
-
-    def on_response(resp):
-        if not resp.url.startswith(shop_server):
-            outside.append(resp.url)
-            return
-        try:
-            size = len(resp.body())
-        except Exception:  # a redirect has no body
-            size = 0
-        kind = "image" if resp.request.resource_type == "image" else "other"
-        current.setdefault("requests", 0)
-        current["requests"] += 1
-        current[kind] = current.get(kind, 0) + size
-
     page.on("request", lambda r: None if r.url.startswith(shop_server) else outside.append(r.url))
-    page.on("response", on_response)
+    # Weigh every page as a first visit: no HTTP cache between pages.
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    weigh = """() => {
+        const all = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+        const img = e => e.initiatorType === 'img' || /\\.(png|jpe?g|webp|gif)(\\?|$)/.test(e.name);
+        return {
+            bytes: all.filter(e => !img(e)).reduce((n, e) => n + e.decodedBodySize, 0),
+            image_bytes: all.filter(img).reduce((n, e) => n + e.decodedBodySize, 0),
+            requests: all.length,
+        };
+    }"""
+    too_wide = {}
+
+    def visit(name: str, path: str) -> None:
+        page.goto(shop_server + path)
+        page.wait_for_load_state("load")
+        assert page.url.startswith(shop_server + path.split("?")[0]), (name, page.url)
+        weights[name] = page.evaluate(weigh)
+        width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        if width > 360:
+            too_wide[name] = width
+
     try:
+        for name in ("login", "register"):  # before signing in (a signed-in buyer is sent on)
+            visit(name, f"/{name}")
         # Sign in and fill the cart so the cart and checkout pages show what a buyer sees.
         page.goto(shop_server + "/login")
         page.fill("input[name=email]", "narrow@example.cn")
@@ -206,19 +224,8 @@ def test_no_main_page_is_wider_than_a_360_px_phone_and_pages_stay_light(shop_ser
         page.goto(shop_server + "/products/line-chili")
         page.click("button[data-add-sku='CHL-LINE-500G']")
         expect(page.locator(".flash.ok")).to_be_visible()
-        too_wide = {}
         for name, path in _pages(shop_server, "line-chili").items():
-            current.clear()
-            page.goto(shop_server + path)
-            page.wait_for_load_state("load")
-            weights[name] = {
-                "bytes": current.get("other", 0),
-                "image_bytes": current.get("image", 0),
-                "requests": current.get("requests", 0),
-            }
-            width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
-            if width > 360:
-                too_wide[name] = width
+            visit(name, path)
         assert too_wide == {}, f"pages wider than a 360-px screen: {too_wide}"
         assert outside == []
         for name in ("home", "list", "product", "cart", "checkout"):
