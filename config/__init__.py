@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # Payments.
     PAYMENT_GATEWAY: Literal["manual", "stripe"] = "manual"
     STRIPE_SECRET_KEY: str = ""
+    # The account buyers pay into by bank transfer (manual gateway); shown on the order page with the amount,
+    # the order number as the reference and how long the order is held (docs/storefront.md).
+    BANK_ACCOUNT_NAME: str = "天津市东丽区消费帮扶服务中心"
+    BANK_NAME: str = "中国农业银行天津东丽支行"
+    BANK_ACCOUNT_NUMBER: str = "0000 0000 0000 0000 000"
     STRIPE_PUBLISHABLE_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
     STRIPE_API_BASE: str = ""

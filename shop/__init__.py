@@ -30,6 +30,7 @@ import shop.preorders.models
 import shop.producers.aid_reconcile  # registers the settlement check of the aid ledger
 import shop.producers.models
 import shop.returns.models
+import shop.storefront.models
 import shop.workunits.aid_reconcile  # registers the pickup-card check of the aid ledger
 import shop.workunits.models  # noqa: F401
 from config import ROOT, Settings, load_settings
@@ -73,6 +74,7 @@ from shop.producers import api as producers_api
 from shop.producers import views as producers_views
 from shop.returns import api as returns_api
 from shop.returns import views as returns_views
+from shop.storefront import views as storefront_views
 from shop.workunits import api as workunits_api
 from shop.workunits import views as workunits_views
 
@@ -155,3 +157,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(producers_views.admin_bp)
     api.register_blueprint(preorders_api.blp)
     app.register_blueprint(preorders_views.bp)
+    app.register_blueprint(storefront_views.bp)

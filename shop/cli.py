@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from shop.accounts.services import create_staff_user, find_user_by_email
 from shop.aid.cli import aid_cli
+from shop.catalog.search import refresh_search_keys
 from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.demo import seed_demo, seed_demo_pictures, seed_demo_work_units
@@ -100,3 +101,14 @@ def register(app: Flask) -> None:
     app.cli.add_command(stock)
 
     app.cli.add_command(aid_cli)
+
+    catalog = AppGroup("catalog", help="Catalogue tools.")
+
+    @catalog.command("reindex")
+    def reindex() -> None:
+        """Rebuild every product's search key (names, pinyin, initials, SKUs, producer, township)."""
+        with atomic():
+            n = refresh_search_keys()
+        click.echo(f"search keys rebuilt for {n} products")
+
+    app.cli.add_command(catalog)

@@ -16,6 +16,7 @@ from shop.accounts.models import User
 from shop.aid.models import AidProgramme, PartnerPlatform
 from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
+from shop.catalog.search import refresh_search_keys
 from shop.core import clock
 from shop.core.db import db
 from shop.inventory import services as stock
@@ -558,6 +559,7 @@ def seed_demo(today: date | None = None) -> dict[str, int]:
             counts["receipts"] += 1
     counts["platforms"] = seed_demo_platforms()
     db.session.flush()
+    refresh_search_keys()
     return counts
 
 

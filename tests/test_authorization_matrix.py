@@ -1160,3 +1160,46 @@ def test_customers_never_see_each_others_orders(world):
     assert world.call("other_customer", "GET", f"/api/v1/orders/{mine}").status_code == 404
     r = world.call("other_customer", "GET", "/api/v1/orders?all=true")
     assert mine not in [o["id"] for o in r.json["items"]]
+
+
+def _page_client(role: str):
+    """A browser-like client signed in as ``role`` with a web session (anonymous: signed out)."""
+    from flask import current_app
+
+    from shop.accounts.services import find_user_by_email
+    from tests.conftest import sign_in_session
+
+    client = current_app.test_client()
+    if role in USERS:
+        sign_in_session(client, find_user_by_email(USERS[role][0]))
+    return client
+
+
+def test_storefront_pages_by_role(world):
+    """The storefront's pages (issue 15): who may open them. The pickup QR code is its buyer's alone."""
+    from shop.fulfilment import services as fulfilment
+
+    order_id = world.new_order("DL-WX", paid=True)
+    with atomic():
+        fulfilment.pick_order(order_id)
+    with atomic():
+        fulfilment.prepare_handover(order_id)
+    rows = {
+        "/account/addresses": [302, 200, 200, 200, 200, 200],
+        "/me": [200] * 6,
+        "/categories": [200] * 6,
+        "/favicon.ico": [200] * 6,
+        "/qr.svg?path=/p/1": [200] * 6,
+        "/qr.svg?path=//elsewhere.example/": [404] * 6,
+        "/p/1": [301] * 6,
+        "/go": [301] * 6,
+        f"/orders/{order_id}/pickup-qr.svg": [302, 200, 404, 404, 404, 404],
+    }
+    for path, expected in rows.items():
+        actual = [_page_client(role).get(path).status_code for role in ROLES]
+        assert dict(zip(ROLES, actual, strict=True)) == dict(zip(ROLES, expected, strict=True)), path
+    # Writes need a signed-in buyer (and a CSRF token, which a page gives): signed out, sign in first.
+    anon = _page_client("anonymous")
+    for path in ("/account/addresses/1/delete", f"/orders/{order_id}/return"):
+        r = anon.post(path)
+        assert r.status_code in (302, 400), (path, r.status_code)

@@ -18,6 +18,7 @@ from shop.backoffice.models import CertificateDocument
 from shop.catalog import cache
 from shop.catalog.errors import CertificateNotFound
 from shop.catalog.models import AidCertificate, Producer, Product
+from shop.catalog.search import refresh_search_keys
 from shop.catalog.townships import find_township
 from shop.core import clock
 from shop.core.api import page_of
@@ -138,6 +139,7 @@ def update_producer(code: str, *, actor=None, **data) -> Producer:
     if "active" in data and data["active"] != producer.active:
         set_producer_active(producer, data["active"], actor=actor)
     db.session.flush()
+    refresh_search_keys(producer_id=producer.id)
     changed = {k: v for k, v in values.items() if before[k] != v}
     if changed:
         record(

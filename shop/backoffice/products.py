@@ -22,6 +22,7 @@ from shop.backoffice.models import PriceChange
 from shop.catalog import cache
 from shop.catalog.errors import ProductNotFound
 from shop.catalog.models import Category, Producer, Product, Variant
+from shop.catalog.search import refresh_search_keys
 from shop.core.api import page_of
 from shop.core.db import after_commit, db
 
@@ -214,6 +215,7 @@ def create_product(*, category: str, producer: str, variants: list[dict], actor=
         category=cat.code,
         variants={v.sku: v.price_fen for v in rows},
     )
+    refresh_search_keys([product.id])
     _catalogue_changed()
     return product
 
@@ -256,6 +258,7 @@ def update_product(product_id: int, *, actor=None, **data) -> Product:
             before={k: before[k] for k in changed if "description" not in k},
             after={k: v for k, v in changed.items() if "description" not in k},
         )
+    refresh_search_keys([product.id])
     _catalogue_changed()
     return product
 
@@ -277,6 +280,7 @@ def add_variant(product_id: int, *, actor=None, **data) -> Variant:
         sku=variant.sku,
         price_fen=variant.price_fen,
     )
+    refresh_search_keys([variant.product_id])
     _catalogue_changed()
     return variant
 
@@ -313,6 +317,7 @@ def update_variant(sku: str, *, actor=None, **data) -> Variant:
             before={k: before[k] for k in changed},
             after=changed,
         )
+    refresh_search_keys([variant.product_id])
     _catalogue_changed()
     return variant
 

@@ -103,6 +103,9 @@ class Product(db.Model):
     image: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Lower-case text the storefront search matches: names, pinyin, initials, SKUs, producer, township
+    # (shop.catalog.search keeps it current when the product, its variants or its producer change).
+    search_key: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     category: Mapped[Category] = relationship(lazy="joined")
     producer: Mapped[Producer] = relationship(lazy="joined")

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, column, func, or_, select, table
 
 from shop.audit.services import record
+from shop.catalog import search
 from shop.catalog.errors import (
     BadFilter,
     CertificateExists,
@@ -36,8 +37,11 @@ def product_query(
     producer: int | None = None,
     township: str | None = None,
     q: str | None = None,
+    sort: str | None = None,
 ) -> Select:
-    """Build the select for active products matching the filters (newest catalogue order)."""
+    """Build the select for active products matching the filters, in catalogue order, or cheapest first
+    (``sort="price"``) or newest first (``sort="newest"``). ``q`` matches names, pinyin, initials, SKUs,
+    producer and township (shop.catalog.search)."""
     stmt = select(Product).where(Product.active.is_(True))
     if category:
         cat_id = db.session.scalar(select(Category.id).where(Category.code == category))
@@ -54,15 +58,27 @@ def product_query(
     if township:
         stmt = stmt.where(or_(Producer.township == township, Producer.township_en == township))
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Product.name_zh).like(pattern),
-                func.lower(Product.name_en).like(pattern),
-                func.lower(Producer.name_zh).like(pattern),
-                func.lower(Producer.name_en).like(pattern),
-            )
+        stmt = stmt.where(search.matches(q))
+    if sort == "price":
+        cheapest = (
+            select(func.min(Variant.price_fen))
+            .where(Variant.product_id == Product.id, Variant.active.is_(True))
+            .scalar_subquery()
         )
+        return stmt.order_by(cheapest, Product.id)
+    if sort == "popular":
+        # Units ordered online per product; a lightweight table clause, since orders sit above the
+        # catalogue and the catalogue imports none of their modules.
+        lines = table("order_line", column("variant_id"), column("quantity"))
+        sold = (
+            select(func.coalesce(func.sum(lines.c.quantity), 0))
+            .select_from(lines.join(Variant, Variant.id == lines.c.variant_id))
+            .where(Variant.product_id == Product.id)
+            .scalar_subquery()
+        )
+        return stmt.order_by(sold.desc(), Product.id)
+    if sort == "newest":
+        return stmt.order_by(Product.created_at.desc(), Product.id.desc())
     return stmt.order_by(Product.category_id, Product.id)
 
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, session, url_for
 
-from shop.aid.services import headline
-from shop.catalog import services
+from shop.catalog import search, services
 from shop.catalog.cache import cached_public
 from shop.catalog.errors import BadFilter
 from shop.core import clock
 from shop.inventory.queries import availability
+from shop.media.services import images_for
+from shop.storefront import services as storefront
 
 bp = Blueprint("catalog", __name__)
 
 PER_PAGE = 20
 
 
+SORTS = ("popular", "price", "newest")
+
+
 def _progress() -> dict | None:
-    return headline()
+    return storefront.aid_story()
+
+
+def _covers(rows) -> dict:
+    """Each listed product's cover (one query for the page)."""
+    return {pid: imgs[0] for pid, imgs in images_for(p.id for p in rows).items() if imgs}
 
 
 @bp.get("/")
@@ -31,6 +40,16 @@ def home():
         avail=avail,
         progress=_progress(),
         townships=services.list_townships(),
+        covers=_covers(rows),
+    )
+
+
+@bp.get("/categories")
+def categories():
+    return render_template(
+        "catalog/categories.html",
+        categories=services.list_categories(),
+        townships=services.list_townships(),
     )
 
 
@@ -43,6 +62,7 @@ def products():
         "township": request.args.get("township") or None,
         "q": (request.args.get("q") or "").strip()[:100] or None,
         "producer": request.args.get("producer", type=int),
+        "sort": request.args.get("sort") if request.args.get("sort") in SORTS else None,
     }
     try:
         rows, total = services.list_products(page=max(page, 1), per_page=PER_PAGE, **filters)
@@ -52,6 +72,8 @@ def products():
     avail = availability(v.id for p in rows for v in p.variants)
     return render_template(
         "catalog/products.html",
+        covers=_covers(rows),
+        suggestions=search.suggestions() if not rows else [],
         products=rows,
         avail=avail,
         total=total,
@@ -69,12 +91,20 @@ def products():
 @cached_public
 def product(slug: str):
     prod = services.get_product_by_slug(slug)
-    avail = availability(v.id for v in prod.variants)
+    ids = [v.id for v in prod.variants]
+    avail = availability(ids)
     today = clock.today()
+    choice = storefront.delivery_choice(session)
     return render_template(
         "catalog/product.html",
         product=prod,
         avail=avail,
+        choice=choice,
+        here=storefront.availability_for(ids, choice),
+        lots=storefront.next_lots([v.id for v in prod.variants if v.perishable], choice),
+        halls=storefront.pickup_halls(),
+        images=images_for([prod.id]).get(prod.id, []),
+        short_path=url_for("storefront.short_product", product_id=prod.id),
         certificate=prod.producer.certificate_on(today),
         pickup_locations=services.list_locations(kind="hall", on=today),
         progress=_progress(),

@@ -18,6 +18,7 @@ from shop.core.api import page_of
 from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.core.limits import limit_orders
+from shop.inventory.errors import InsufficientStock
 from shop.orders import cart, services
 from shop.orders.models import STATUSES
 from shop.orders.services import TIANJIN_DISTRICTS
@@ -25,6 +26,8 @@ from shop.payments import queries as payment_queries
 from shop.payments import services as payments
 from shop.payments.errors import InvalidRefund
 from shop.returns import services as returns
+from shop.storefront import services as storefront
+from shop.storefront.messages import field_errors
 
 bp = Blueprint("orders_web", __name__)
 
@@ -47,8 +50,15 @@ def _flash_error(err: ShopError) -> None:
 @bp.get("/cart", endpoint="cart")
 def cart_page():
     lines = cart.lines(session)
+    choice = storefront.delivery_choice(session)
+    here = storefront.availability_for((line.variant.id for line in lines), choice)
     return render_template(
-        "orders/cart.html", lines=lines, subtotal=sum(line.line_total_fen for line in lines)
+        "orders/cart.html",
+        lines=lines,
+        subtotal=sum(line.line_total_fen for line in lines),
+        choice=choice,
+        here=here,
+        halls=_halls(),
     )
 
 
@@ -87,12 +97,28 @@ def _halls():
     return [loc for loc in list_locations(on=clock.today()) if loc.pickup]
 
 
+def _checkout_errors(err: ShopError) -> dict[str, str]:
+    """The problem as messages beside the fields, in the page's language."""
+    if isinstance(err, InsufficientStock):
+        sku = err.extra.get("sku") or ""
+        return {
+            "lines": _(
+                "Not enough %(sku)s where you chose to get it. Lower the quantity or choose another hall.",
+                sku=sku,
+            )
+        }
+    return field_errors(err)
+
+
 @bp.route("/checkout", methods=["GET", "POST"])
 @login_required
 @limit_orders
 def checkout():
     lines = cart.lines(session)
     form = request.form
+    errors: dict[str, str] = {}
+    book = storefront.addresses(current_user)
+    choice = storefront.delivery_choice(session)
     if request.method == "POST":
         token = form.get("checkout_token", "")
         done = session.get("checkout_done") or {}
@@ -101,40 +127,58 @@ def checkout():
         if not lines:
             flash(_("Your cart is empty."), "error")
             return redirect(url_for("orders_web.cart"))
+        delivery_type = form.get("delivery_type", "")
+        location = form.get("location") or None
+        storefront.choose_delivery(session, location if delivery_type == "pickup" else delivery_type)
+        saved = next((a for a in book if str(a.id) == form.get("address_id")), None)
         delivery = services.DeliveryRequest(
-            type=form.get("delivery_type", ""),
-            location=form.get("location") or None,
-            recipient=form.get("recipient", ""),
-            phone=form.get("phone", ""),
-            district=form.get("district", ""),
-            street_address=form.get("street_address", ""),
+            type=delivery_type,
+            location=location,
+            recipient=saved.recipient if saved else form.get("recipient", ""),
+            phone=saved.phone if saved else form.get("phone", ""),
+            district=saved.district if saved else form.get("district", ""),
+            street_address=saved.street_address if saved else form.get("street_address", ""),
             note=form.get("note", ""),
         )
-        try:
-            with atomic():
-                order = services.place_order(current_user, cart.as_requests(session), delivery)
-                order_id = order.id
-        except ShopError as err:
-            _flash_error(err)
-            for e in err.errors or []:
-                flash(f"{e['field']}: {e['message']}", "error")
+        if delivery_type not in ("pickup", "ship"):
+            errors = {"delivery_type": _("Please choose pickup or delivery.")}
         else:
-            cart.clear(session)
-            session["checkout_done"] = {token: order_id}
-            flash(_("Order placed. Please pay before the reservation runs out."), "ok")
-            return redirect(url_for("orders_web.order_page", order_id=order_id))
-    return render_template(
+            try:
+                with atomic():
+                    order = services.place_order(current_user, cart.as_requests(session), delivery)
+                    order_id = order.id
+            except ShopError as err:
+                errors = _checkout_errors(err)
+            else:
+                cart.clear(session)
+                session["checkout_done"] = {token: order_id}
+                flash(_("Order placed. Please pay before the reservation runs out."), "ok")
+                return redirect(url_for("orders_web.order_page", order_id=order_id))
+    choice = storefront.delivery_choice(session)
+    default_address = next((a for a in book if a.is_default), None)
+    resp = render_template(
         "orders/checkout.html",
         lines=lines,
         subtotal=sum(line.line_total_fen for line in lines),
         halls=_halls(),
         districts=TIANJIN_DISTRICTS,
         form=form,
+        errors=errors,
+        choice=choice,
+        here=storefront.availability_for((line.variant.id for line in lines), choice),
+        book=book,
+        default_address=default_address,
+        counted_fen=sum(
+            line.line_total_fen
+            for line in lines
+            if line.variant.product.producer.certificate_on(clock.today())
+        ),
         checkout_token=secrets.token_urlsafe(16),
         gateway=current_app.extensions["settings"].PAYMENT_GATEWAY,
         free_from=services.FREE_SHIPPING_FROM_FEN,
         shipping_fee=services.SHIPPING_FEE_FEN,
     )
+    return resp, (422 if errors else 200)
 
 
 # -- the buyer's orders -----------------------------------------------------------------------------
@@ -168,7 +212,21 @@ def order_page(order_id: int):
         fulfilment=fulfilment,
         refund_request=returns.latest_request(order),
         returning_from_stripe=bool(request.args.get("payment_intent")),
+        steps=storefront.timeline(order, details.fulfilment),
+        bank=_bank(),
+        pickup_qr=url_for("storefront.pickup_qr", order_id=order.id)
+        if fulfilment and fulfilment.get("kind") == "pickup" and fulfilment.get("code")
+        else None,
     )
+
+
+def _bank() -> dict:
+    settings = current_app.extensions["settings"]
+    return {
+        "name": settings.BANK_ACCOUNT_NAME,
+        "bank": settings.BANK_NAME,
+        "number": settings.BANK_ACCOUNT_NUMBER,
+    }
 
 
 @bp.post("/orders/<int:order_id>/cancel")

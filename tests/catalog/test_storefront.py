@@ -10,7 +10,10 @@ def test_home_is_chinese_first_with_categories_and_progress_banner(seeded, clien
     assert 'lang="zh-CN"' in html
     assert "水果" in html and "花椒" in html
     assert "东丽区对口帮扶甘谷县消费帮扶" in html  # programme banner
-    assert "¥50,000,000.00" in html
+    # What buyers' purchases did this year, not a near-zero percentage of the target (issue 15).
+    assert "今年，像您一样的顾客已购买甘谷产品 ¥0.00" in html
+    assert "带动 0 家生产主体" in html and "联结 0 户建档立卡贫困户" in html
+    assert "¥50,000,000.00" not in html
     assert "全部商品" in html  # translated navigation
 
 

@@ -28,9 +28,10 @@ def test_product_list_costs_the_same_statements_at_any_size(counted, per_page):
 def test_product_list_page_statements(counted):
     r = counted.get("/products")
     assert r.status_code == 200
-    # product rows, count, variants, availability, categories, townships, programme banner
+    # product rows, count, variants, availability, categories, townships, programme banner, and the
+    # cards' cover pictures (one query for the page, issue 15)
     print(f"SQL_COUNT product list page={r.headers['X-SQL-Statements']}")
-    assert int(r.headers["X-SQL-Statements"]) <= 9
+    assert int(r.headers["X-SQL-Statements"]) <= 10
 
 
 @pytest.fixture

@@ -92,9 +92,17 @@ def test_checkout_errors_keep_the_cart_and_change_nothing(seeded, client):
     _login(client, "shopper@x.cn")
     _add(client)
     r, _ = _checkout(client, delivery_type="ship", location="", recipient="", phone="1", district="朝阳区")
-    assert r.status_code == 200 and "flash error" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    # Each error beside its field, in the page's language; no raw field paths (issue 15).
+    assert r.status_code == 422
+    assert 'id="recipient-error"' in html and "请填写" in html
+    assert 'id="phone-error"' in html and "请填写 11 位手机号或固定电话" in html
+    assert 'id="district-error"' in html and "请选择天津市的区" in html
+    assert 'id="street_address-error"' in html
+    assert "delivery.address" not in html and ": required" not in html
     r, _ = _checkout(client, location="GG-WH")
-    assert r.status_code == 200 and "not a pickup point" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="location-error"' in html and "请选择一个自提展馆" in html
     assert db.session.scalar(select(Order)) is None and reserved("CHL-LINE-500G", "DL-HM") == 0
     assert "CHL-LINE-500G" in client.get("/cart").get_data(as_text=True)
     r, _ = _checkout(
@@ -167,7 +175,10 @@ def test_pages_for_customers_only_show_their_orders(seeded, client):
 
 def test_nav_shows_cart_and_my_orders(seeded, client):
     home = client.get("/").get_data(as_text=True)
-    assert 'href="/cart"' in home and 'href="/orders"' not in home
+    header = home.split("</header>")[0]
+    assert 'href="/cart"' in header and 'href="/orders"' not in header
+    # The phone tab bar always has the orders tab (it asks a visitor to sign in).
+    assert 'class="tabbar"' in home
     create_user("a@x.cn")
     _login(client, "a@x.cn")
     assert 'href="/orders"' in client.get("/").get_data(as_text=True)
