@@ -194,10 +194,13 @@ def _detail(problems: list[dict[str, str]]) -> str:
 def _field_problems(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     """One problem per field (query parameter, form field, path segment) holding a NUL in its name or
     in any of its values."""
-    bad = dict.fromkeys(
-        text_shown(name) for name, text in pairs if _UNSTORABLE.search(name) or _UNSTORABLE.search(text)
-    )
-    return [{"field": name, "message": "contains a NUL character"} for name in bad]
+    bad: dict[str, str] = {}
+    for name, text in pairs:
+        if name is None:  # a multipart part whose name Werkzeug could not read (a line break in it)
+            bad.setdefault("(unnamed)", "a form field without a readable name")
+        elif _UNSTORABLE.search(name) or _UNSTORABLE.search(text or ""):
+            bad.setdefault(text_shown(name), "contains a NUL character")
+    return [{"field": name, "message": message} for name, message in bad.items()]
 
 
 def check_request() -> None:

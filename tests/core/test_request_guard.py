@@ -128,3 +128,17 @@ def test_an_over_long_url_is_414_problem_on_the_api_and_a_page_elsewhere(seeded,
     r = client.get(f"/products?q={long}")
     assert r.status_code == 414 and r.mimetype == "text/html"
     assert client.get("/api/v1/products?q=" + "x" * 50).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["QB\nÔ", "a\r\nb"])
+def test_a_multipart_field_whose_name_cannot_be_read_is_422(seeded, client, name):
+    """Werkzeug gives a part with a line break in its name no name at all: refused, not a 500."""
+    admin = create_user("guard-admin@example.cn", role="admin")
+    r = client.post(
+        "/api/v1/invoices/1/pdf",
+        data={name: "v", "file": (io.BytesIO(b"%PDF-1.4"), "a.pdf")},
+        headers=auth(admin),
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.json["errors"] == [{"field": "(unnamed)", "message": "a form field without a readable name"}]
