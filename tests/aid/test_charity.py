@@ -296,3 +296,42 @@ def test_the_xlsx_summary_has_the_charity_lines(api, officers):
     assert float(rows["义卖捐赠部分（元，不计入帮扶）"]) == 3000
     assert float(rows["义卖货款（元，已计入帮扶）"]) == 2000
     assert rows["义卖成交（件）"] == 1
+
+
+def test_the_officer_page_records_shows_errors_beside_the_field_and_a_second_officer_approves(app, officers):
+    import re
+
+    from tests.aid.test_pages import _csrf, _login
+
+    first, second = app.test_client(), app.test_client()
+    _login(first, officers[0])
+    page = first.get("/aid/charity").get_data(as_text=True)
+    assert 'id="charity-form"' in page and "style=" not in page and "登记义卖" in page
+    form = {
+        "csrf_token": _csrf(page),
+        "item": "书法《厚德载物》",
+        "buyer": "张先生",
+        "amount": "1,000.00",
+        "donated": "1200",
+        "producer": "xianjiao-coop",
+        "cause": "",
+        "evidence_kind": "receipt",
+        "evidence": "YM-PAGE-1",
+        "sold_on": DAY.isoformat(),
+        "note": "",
+    }
+    r = first.post("/aid/charity", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="donated_fen-error"' in html and "不能超过成交金额" in html
+    assert 'value="书法《厚德载物》"' in html  # what was typed stays
+    assert _count() == 0
+    form["donated"] = "600"
+    assert first.post("/aid/charity", data=form).status_code == 302
+    page = first.get("/aid/charity").get_data(as_text=True)
+    assert "YM-PAGE-1" in page and "须由另一位专员审核" in page
+    _login(second, officers[1])
+    page = second.get("/aid/charity").get_data(as_text=True)
+    sale_id = re.search(r"/aid/charity/(\d+)/approve", page).group(1)
+    assert second.post(f"/aid/charity/{sale_id}/approve", data={"csrf_token": _csrf(page)}).status_code == 302
+    html = second.get("/aid/").get_data(as_text=True)
+    assert 'id="total">¥400.00' in html and 'id="charity-donated">¥600.00' in html

@@ -20,7 +20,8 @@ def test_clean_ledger_reconciles(known_set):
     run = rec.reconcile(trigger="test")
     assert run.status == "ok" and run.difference_count == 0 and run.differences == []
     assert run.entries_checked == 6 and run.rollups_checked > 0
-    assert run.checkers == ["rollups", "offshop", "partner_imports"] and run.finished_at is not None
+    assert run.checkers == ["rollups", "charity", "offshop", "partner_imports", "settlement"]
+    assert run.finished_at is not None
 
 
 def test_tampered_rollup_is_reported_and_left_as_it_is(known_set):
@@ -118,10 +119,12 @@ def test_more_source_checkers_can_be_registered(seeded):
     finally:
         rec._CHECKERS.pop("orders")
     assert run.status == "drift" and sorted(run.checkers) == [
+        "charity",
         "offshop",
         "orders",
         "partner_imports",
         "rollups",
+        "settlement",
     ]
     assert run.differences[0]["key"] == "order:7"
 
