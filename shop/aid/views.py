@@ -16,6 +16,7 @@ from sqlalchemy import select
 from shop.accounts.auth import require_staff_page
 from shop.aid import charity, exports, imports, offshop, programmes, reports
 from shop.aid.api import export_response, rejected_csv_response
+from shop.aid.errors import DuplicateCharityEvidence
 from shop.aid.models import AidProgramme
 from shop.aid.reports import CHANNEL_NAMES, DateRange
 from shop.aid.schemas import charity_dict, offshop_dict
@@ -392,6 +393,7 @@ def charity_sales():
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = request.form
+        sold_on = clock.today()
         try:
             sold_on = date.fromisoformat(form.get("sold_on") or "")
         except ValueError:
@@ -423,7 +425,13 @@ def charity_sales():
                 known = _charity_field_errors()
                 for item in getattr(err, "errors", None) or []:
                     errors[item["field"]] = known.get(item["field"], item["message"])
-                flash(err.detail, "error")
+                if errors:
+                    flash(_("Please correct the fields marked below."), "error")
+                elif isinstance(err, DuplicateCharityEvidence):
+                    errors["evidence"] = _("This evidence number is already recorded; it cannot count twice.")
+                    flash(errors["evidence"], "error")
+                else:
+                    flash(err.detail, "error")
             else:
                 flash(
                     _("Recorded as no. %(id)s; it counts once another officer approves it.", id=sale_id), "ok"

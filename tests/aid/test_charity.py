@@ -335,3 +335,25 @@ def test_the_officer_page_records_shows_errors_beside_the_field_and_a_second_off
     assert second.post(f"/aid/charity/{sale_id}/approve", data={"csrf_token": _csrf(page)}).status_code == 302
     html = second.get("/aid/").get_data(as_text=True)
     assert 'id="total">¥400.00' in html and 'id="charity-donated">¥600.00' in html
+
+
+def test_the_page_refuses_the_same_evidence_beside_the_field(app, officers):
+    from tests.aid.test_pages import _csrf, _login
+
+    first = app.test_client()
+    _login(first, officers[0])
+    page = first.get("/aid/charity").get_data(as_text=True)
+    form = {
+        "csrf_token": _csrf(page),
+        "item": "扇面",
+        "amount": "100",
+        "donated": "0",
+        "evidence_kind": "receipt",
+        "evidence": "YM-DUP",
+        "sold_on": DAY.isoformat(),
+    }
+    assert first.post("/aid/charity", data=form).status_code == 302
+    r = first.post("/aid/charity", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="evidence-error"' in html and "不能重复计入" in html
+    assert _count() == 1
