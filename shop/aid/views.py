@@ -17,7 +17,7 @@ from shop.accounts.auth import require_staff_page
 from shop.aid import charity, exports, imports, offshop, programmes, reports
 from shop.aid.api import export_response, rejected_csv_response
 from shop.aid.errors import DuplicateCharityEvidence
-from shop.aid.models import AidProgramme
+from shop.aid.models import CHARITY_SKU, AidProgramme
 from shop.aid.reports import CHANNEL_NAMES, DateRange
 from shop.aid.schemas import charity_dict, offshop_dict
 from shop.aid.services import current_programme
@@ -255,6 +255,7 @@ def offshop_sales():
     variants = db.session.execute(
         select(Variant, Product)
         .join(Product, Product.id == Variant.product_id)
+        .where(Variant.sku != CHARITY_SKU)  # charity items are recorded on their own page
         .order_by(Product.producer_id, Variant.sku)
     ).all()
     return render_template(

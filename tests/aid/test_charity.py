@@ -357,3 +357,23 @@ def test_the_page_refuses_the_same_evidence_beside_the_field(app, officers):
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and 'id="evidence-error"' in html and "不能重复计入" in html
     assert _count() == 1
+
+
+def test_the_hidden_charity_variant_cannot_be_used_for_an_off_shop_sale(api, officers):
+    first, second = api.as_user(officers[0]), api.as_user(officers[1])
+    sale = first.post(URL, json=_body(), headers={"Idempotency-Key": "o1"}).json
+    second.post(f"{URL}/{sale['id']}/approve")  # creates the hidden variant
+    body = {
+        "channel": "charity_sale",
+        "evidence_kind": "receipt",
+        "evidence_number": "OX-1",
+        "sold_on": DAY.isoformat(),
+        "lines": [{"sku": "_CHARITY-ITEM", "quantity": 1, "amount_fen": 100}],
+    }
+    r = first.post("/api/v1/aid/offshop-sales", json=body, headers={"Idempotency-Key": "o2"})
+    assert r.status_code == 422
+    from tests.aid.test_pages import _login
+
+    _login(first.client, officers[0])
+    page = first.client.get("/aid/offshop").get_data(as_text=True)
+    assert 'id="offshop-form"' in page and "CHL-LINE-500G" in page and "_CHARITY-ITEM" not in page
