@@ -377,3 +377,42 @@ def test_the_hidden_charity_variant_cannot_be_used_for_an_off_shop_sale(api, off
     _login(first.client, officers[0])
     page = first.client.get("/aid/offshop").get_data(as_text=True)
     assert 'id="offshop-form"' in page and "CHL-LINE-500G" in page and "_CHARITY-ITEM" not in page
+
+
+def test_charity_rules_on_both_databases(any_app):
+    """The embedded SQLite default keeps the same rules: evidence once, four eyes, donation apart."""
+    import pytest
+    from sqlalchemy import text
+
+    from shop.accounts.services import find_user_by_email
+    from shop.aid.charity import approve_charity_sale, record_charity_sale, void_charity_sale
+    from shop.aid.errors import DuplicateCharityEvidence, SecondOfficerRequired
+    from shop.aid.programmes import get_programme
+    from shop.aid.reports import programme_totals, resolve_range
+    from shop.core.db import atomic
+    from shop.demo import seed_demo
+    from tests.conftest import create_user
+
+    with atomic():
+        seed_demo()
+    create_user("a@aid.gov.cn", role="aid_officer")
+    create_user("b@aid.gov.cn", role="aid_officer")
+    a, b = find_user_by_email("a@aid.gov.cn"), find_user_by_email("b@aid.gov.cn")
+    args = {"item": "国画", "amount_fen": 10000, "donated_fen": 4000, "sold_on": DAY, "evidence": "SJ-1"}
+    with atomic():
+        sale_id = record_charity_sale(a, producer_code="xianjiao-coop", **args).id
+    with pytest.raises(DuplicateCharityEvidence), atomic():
+        record_charity_sale(b, **{**args, "evidence": "sj-1"})
+    with pytest.raises(SecondOfficerRequired), atomic():
+        approve_charity_sale(a, sale_id)
+    with pytest.raises(Exception, match="donation_within_amount"), atomic():
+        db.session.execute(text(f"UPDATE aid_charity_sale SET donated_fen = 20000 WHERE id = {sale_id}"))
+    with atomic():
+        approve_charity_sale(b, sale_id)
+    prog = get_programme(CODE)
+    t = programme_totals(prog, resolve_range(prog, None, None))
+    assert t["charity"] == {"sales_fen": 6000, "donated_fen": 4000, "count": 1}
+    assert {i["key"]: i["total_fen"] for i in t["by_channel"]}.get("charity") == 6000
+    with atomic():
+        void_charity_sale(a, sale_id, reason="作废")
+    assert rec.reconcile(trigger="test").status == "ok"
