@@ -1130,6 +1130,93 @@ def _spare_operator():
     )
 
 
+# -- charity sales (义卖): recorded by an officer who is none of the roles, so any officer may decide --
+
+
+def _charity_body() -> dict:
+    return {
+        "item": "国画",
+        "amount_fen": 50000,
+        "donated_fen": 20000,
+        "sold_on": SOLD_ON.isoformat(),
+        "evidence": f"CS-{next(_seq)}",
+    }
+
+
+def _pending_charity_sale() -> int:
+    from shop.accounts.services import find_user_by_email
+    from shop.aid.charity import record_charity_sale
+
+    recorder = find_user_by_email("recorder@example.cn") or create_user(
+        "recorder@example.cn", role="aid_officer"
+    )
+    body = _charity_body()
+    with atomic():
+        return record_charity_sale(
+            recorder,
+            item=body["item"],
+            amount_fen=body["amount_fen"],
+            donated_fen=body["donated_fen"],
+            sold_on=SOLD_ON,
+            evidence=body["evidence"],
+        ).id
+
+
+def _approved_charity_sale() -> int:
+    from shop.accounts.services import find_user_by_email
+    from shop.aid.charity import approve_charity_sale
+
+    sale_id = _pending_charity_sale()
+    decider = find_user_by_email("decider@example.cn") or create_user(
+        "decider@example.cn", role="aid_officer"
+    )
+    with atomic():
+        approve_charity_sale(decider, sale_id)
+    return sale_id
+
+
+ROWS.update(
+    {
+        "aid charity list": (
+            "GET",
+            lambda w: "/api/v1/aid/charity-sales",
+            lambda w: None,
+            [401, 403, 403, 403, 200, 200],
+        ),
+        "aid charity record": (
+            "POST",
+            lambda w: "/api/v1/aid/charity-sales",
+            lambda w: _charity_body(),
+            [401, 403, 403, 403, 201, 201],
+        ),
+        "aid charity detail": (
+            "GET",
+            lambda w: f"/api/v1/aid/charity-sales/{_pending_charity_sale()}",
+            lambda w: None,
+            [401, 403, 403, 403, 200, 200],
+        ),
+        "aid charity approve": (
+            "POST",
+            lambda w: f"/api/v1/aid/charity-sales/{_pending_charity_sale()}/approve",
+            lambda w: {},
+            [401, 403, 403, 403, 200, 200],
+        ),
+        "aid charity reject": (
+            "POST",
+            lambda w: f"/api/v1/aid/charity-sales/{_pending_charity_sale()}/reject",
+            lambda w: {"reason": "收据不清"},
+            [401, 403, 403, 403, 200, 200],
+        ),
+        "aid charity void": (
+            "POST",
+            lambda w: f"/api/v1/aid/charity-sales/{_approved_charity_sale()}/void",
+            lambda w: {"reason": "收据作废"},
+            [401, 403, 403, 403, 200, 200],
+        ),
+    }
+)
+
+
 @pytest.mark.parametrize("name", list(ROWS))
 def test_authorization_matrix(world, name):
     method, path_fn, body_fn, expected = ROWS[name]

@@ -12,8 +12,12 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from shop.accounts.auth import api_user, require_role
-from shop.aid import exports, imports, offshop, programmes, reports
+from shop.aid import charity, exports, imports, offshop, programmes, reports
 from shop.aid.schemas import (
+    CharityArgs,
+    CharityCreateSchema,
+    CharityPageSchema,
+    CharitySaleSchema,
     ExportArgs,
     ImportArgs,
     ImportFormSchema,
@@ -39,6 +43,7 @@ from shop.aid.schemas import (
     TotalsSchema,
     WorkUnitArgs,
     WorkUnitPageSchema,
+    charity_dict,
     offshop_dict,
     platform_dict,
     programme_dict,
@@ -410,3 +415,91 @@ def void_import(data: dict, import_id: int):
     lines may be imported again."""
     with atomic():
         return imports.import_dict(imports.void_import(api_user(), import_id, reason=data["reason"]))
+
+
+# -- charity sales (义卖) of one-off items ------------------------------------------------------------
+
+
+@blp.route("/charity-sales", methods=["POST"])
+@idempotent
+@require_role(*OFFICERS)
+@blp.arguments(CharityCreateSchema)
+@blp.response(201, CharitySaleSchema)
+@blp.doc(security=SECURED)
+def record_charity(data: dict):
+    """Record a charity sale of a one-off item with its evidence and donated part; it counts (its goods
+    part, under channel ``charity``) once a second officer approves."""
+    with atomic():
+        sale = charity.record_charity_sale(
+            api_user(),
+            item=data["item"],
+            amount_fen=data["amount_fen"],
+            donated_fen=data["donated_fen"],
+            sold_on=data["sold_on"],
+            evidence=data["evidence"],
+            evidence_kind=data["evidence_kind"],
+            producer_code=data["producer"],
+            cause=data["cause"],
+            buyer=data["buyer"],
+            note=data["note"],
+        )
+        return charity_dict(sale)
+
+
+@blp.route("/charity-sales", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.arguments(CharityArgs, location="query")
+@blp.response(200, CharityPageSchema)
+@blp.doc(security=SECURED)
+def list_charity(args: dict):
+    """Charity sales, newest first; ``status=pending`` is the approval queue (officers)."""
+    rows, total = charity.list_charity_sales(
+        status=args.get("status"), page=args["page"], per_page=args["per_page"]
+    )
+    return {
+        "items": [charity_dict(s) for s in rows],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@blp.route("/charity-sales/<int:sale_id>", methods=["GET"])
+@require_role(*OFFICERS)
+@blp.response(200, CharitySaleSchema)
+@blp.doc(security=SECURED)
+def get_charity(sale_id: int):
+    """One charity sale with its evidence and decision (officers)."""
+    return charity_dict(charity.get_charity_sale(sale_id))
+
+
+@blp.route("/charity-sales/<int:sale_id>/approve", methods=["POST"])
+@require_role(*OFFICERS)
+@blp.response(200, CharitySaleSchema)
+@blp.doc(security=SECURED)
+def approve_charity(sale_id: int):
+    """Approve a pending charity sale (not by the officer who recorded it); its goods part counts."""
+    with atomic():
+        return charity_dict(charity.approve_charity_sale(api_user(), sale_id))
+
+
+@blp.route("/charity-sales/<int:sale_id>/reject", methods=["POST"])
+@require_role(*OFFICERS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, CharitySaleSchema)
+@blp.doc(security=SECURED)
+def reject_charity(data: dict, sale_id: int):
+    """Reject a pending charity sale with a reason (not by the officer who recorded it)."""
+    with atomic():
+        return charity_dict(charity.reject_charity_sale(api_user(), sale_id, reason=data["reason"]))
+
+
+@blp.route("/charity-sales/<int:sale_id>/void", methods=["POST"])
+@require_role(*OFFICERS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, CharitySaleSchema)
+@blp.doc(security=SECURED)
+def void_charity(data: dict, sale_id: int):
+    """Void an approved charity sale found wrong: its entry is reversed, dated today."""
+    with atomic():
+        return charity_dict(charity.void_charity_sale(api_user(), sale_id, reason=data["reason"]))

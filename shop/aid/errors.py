@@ -114,3 +114,28 @@ class ImportNotVoidable(Conflict):
 class PlatformKeyRefused(Unauthorized):
     slug = "platform-key-refused"
     title = "Unknown or missing platform API key"
+
+
+class CharitySaleNotFound(NotFound):
+    slug = "charity-sale-not-found"
+    title = "No such charity sale"
+
+
+class BadCharitySale(ValidationFailed):
+    slug = "bad-charity-sale"
+    title = "Invalid charity sale"
+
+
+class CharitySaleNotPending(Conflict):
+    slug = "charity-sale-not-pending"
+    title = "Charity sale already decided"
+
+
+class CharitySaleNotApproved(Conflict):
+    slug = "charity-sale-not-approved"
+    title = "Only an approved charity sale can be voided"
+
+
+class DuplicateCharityEvidence(Conflict):
+    slug = "duplicate-evidence"
+    title = "Evidence already recorded for a charity sale"

@@ -261,6 +261,10 @@ def summary_rows(req: ExportRequest) -> list[list]:
         ["提货卡发行金额（元，不计入帮扶）", yuan(t["card_issued_fen"])],
         ["提货卡未兑付余额（元，不计入帮扶）", yuan(t["unredeemed_card_fen"])],
         ["提货卡过期未兑付（元，不计入帮扶）", yuan(t["expired_card_fen"])],
+        # Charity sales: the goods part is in the totals above (channel 义卖); the donations never are.
+        ["义卖成交（件）", t["charity"]["count"]],
+        ["义卖货款（元，已计入帮扶）", yuan(t["charity"]["sales_fen"])],
+        ["义卖捐赠部分（元，不计入帮扶）", yuan(t["charity"]["donated_fen"])],
     ]
     for title, key in (
         ("渠道", "by_channel"),

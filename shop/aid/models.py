@@ -21,7 +21,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import db, utcnow
 
-CHANNELS = ("online", "hall", "fair", "subscription", "charity_sale", "work_unit", "partner_platform")
+CHANNELS = (
+    "online",
+    "hall",
+    "fair",
+    "subscription",
+    "charity_sale",
+    "work_unit",
+    "partner_platform",
+    "charity",
+)
 # Hall sales always go through the counter (POS), so they can never be entered a second time by hand.
 OFFSHOP_CHANNELS = ("online", "fair", "subscription", "charity_sale", "work_unit")
 OFFSHOP_STATUSES = ("pending", "approved", "rejected", "voided")
@@ -107,7 +116,8 @@ class AidEntry(db.Model):
     __table_args__ = (
         UniqueConstraint("source_key"),
         CheckConstraint(
-            "channel IN ('online','hall','fair','subscription','charity_sale','work_unit','partner_platform')",
+            "channel IN ('online','hall','fair','subscription','charity_sale','work_unit','partner_platform',"
+            "'charity')",
             name="channel_known",
         ),
         Index("ix_aid_entry_programme_day", "programme_id", "day"),
@@ -409,3 +419,73 @@ class PartnerSale(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+CHARITY_STATUSES = OFFSHOP_STATUSES
+# The hidden catalogue entry every charity item is counted under (the ledger needs a category, product and
+# variant on each entry), and the producer a sale benefits when it names a cause rather than a producer.
+# Codes starting with "_" are internal: the storefront never lists them (Product/Producer.active=False).
+CHARITY_CATEGORY_CODE = "_charity"
+CHARITY_PRODUCT_SLUG = "_charity-item"
+CHARITY_SKU = "_CHARITY-ITEM"
+CHARITY_CAUSE_PRODUCER_CODE = "_charity-cause"
+
+
+class CharitySale(db.Model):
+    """A charity sale (义卖) of a one-off item (a painting, calligraphy) for the programme.
+
+    Recorded by one aid officer with its evidence and counted only once a second, different officer
+    approves it (like ``OffshopSale``). ``amount_fen`` is what the buyer paid; ``donated_fen`` (at most the
+    amount) is the part that is a donation rather than a purchase of goods: only ``amount - donated``
+    enters the aid ledger (channel ``charity``, source ``charity-sale:<id>``), the donation is reported
+    apart. ``evidence_key`` (normalised) is unique among live (pending or approved) charity sales.
+    """
+
+    __tablename__ = "aid_charity_sale"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','approved','rejected','voided')", name="status_known"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("donated_fen >= 0 AND donated_fen <= amount_fen", name="donation_within_amount"),
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> recorded_by_id", name="four_eyes"),
+        Index(
+            "uq_aid_charity_live_evidence",
+            "evidence_key",
+            unique=True,
+            postgresql_where=text("status IN ('pending','approved')"),
+            sqlite_where=text("status IN ('pending','approved')"),
+        ),
+        Index("ix_aid_charity_status", "status", "id"),
+        Index("ix_aid_charity_sold_on", "sold_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    item: Mapped[str] = mapped_column(String(200))
+    buyer: Mapped[str] = mapped_column(String(200), default="")
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    donated_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The producer it benefits, if any; otherwise ``cause`` says what it benefits.
+    producer_id: Mapped[int | None] = mapped_column(ForeignKey("producer.id"))
+    cause: Mapped[str] = mapped_column(String(200), default="")
+    sold_on: Mapped[date] = mapped_column(Date)
+    evidence_kind: Mapped[str] = mapped_column(String(20))
+    evidence_number: Mapped[str] = mapped_column(String(80))
+    evidence_key: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def goods_fen(self) -> int:
+        """The part of the price that bought the item: what the aid ledger counts."""
+        return self.amount_fen - self.donated_fen
+
+    @property
+    def source(self) -> str:
+        return f"charity-sale:{self.id}"

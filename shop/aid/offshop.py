@@ -28,7 +28,7 @@ from shop.aid.errors import (
     OffshopSaleNotPending,
     SecondOfficerRequired,
 )
-from shop.aid.models import OFFSHOP_CHANNELS, OffshopLine, OffshopSale
+from shop.aid.models import CHARITY_SKU, OFFSHOP_CHANNELS, OffshopLine, OffshopSale
 from shop.aid.services import SaleLine, programme_on, record_sale, reverse_sale
 from shop.audit.services import record as audit
 from shop.catalog.models import Location, Variant
@@ -78,7 +78,7 @@ def _variants(lines: list[OffshopLineInput]) -> list[tuple[Variant, OffshopLineI
     out = []
     for i, line in enumerate(lines):
         variant = found.get(line.sku)
-        if variant is None:
+        if variant is None or variant.sku == CHARITY_SKU:  # charity items: /aid/charity-sales
             raise _bad(f"lines.{i}.sku", f"unknown SKU {line.sku}")
         if line.quantity <= 0 or line.amount_fen <= 0:
             raise _bad(f"lines.{i}", "quantity and amount_fen must be positive")

@@ -30,6 +30,7 @@ from shop.aid.models import (
     AidEntry,
     AidReconciliationRun,
     AidRollup,
+    CharitySale,
     OffshopLine,
     OffshopSale,
 )
@@ -289,3 +290,44 @@ def check_offshop_sales() -> Iterable[Difference]:
 
 
 register_source_checker("offshop", check_offshop_sales)
+
+
+def check_charity_sales() -> Iterable[Difference]:
+    """Charity sales against their ledger entries: approved ``charity-sale:<id>`` sums to the goods part
+    (amount - donated); voided, with ``charity-void:<id>``, to zero; pending or rejected: nothing. No entry
+    claims a charity sale that does not exist. Donations never reach the ledger."""
+    e = AidEntry
+    ledger = {
+        source: int(amount)
+        for source, amount in db.session.execute(
+            select(e.source, func.sum(e.amount_fen))
+            .where(or_(e.source.like("charity-sale:%"), e.source.like("charity-void:%")))
+            .group_by(e.source)
+        )
+    }
+    seen = set()
+    for sale_id, status, amount, donated in db.session.execute(
+        select(CharitySale.id, CharitySale.status, CharitySale.amount_fen, CharitySale.donated_fen).order_by(
+            CharitySale.id
+        )
+    ):
+        sale_src, void_src = f"charity-sale:{sale_id}", f"charity-void:{sale_id}"
+        seen.update((sale_src, void_src))
+        goods = amount - donated
+        want_sale = goods if status in ("approved", "voided") else 0
+        want_void = -goods if status == "voided" else 0
+        if ledger.get(sale_src, 0) != want_sale:
+            yield Difference(
+                "charity", sale_src, ledger.get(sale_src, 0), want_sale, f"{status} sale counted wrongly"
+            )
+        if ledger.get(void_src, 0) != want_void:
+            yield Difference(
+                "charity", void_src, ledger.get(void_src, 0), want_void, f"{status} sale reversed wrongly"
+            )
+    for source in sorted(set(ledger) - seen):
+        yield Difference(
+            "charity", source, ledger[source], None, "entries for a charity sale that does not exist"
+        )
+
+
+register_source_checker("charity", check_charity_sales)

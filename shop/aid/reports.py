@@ -21,6 +21,7 @@ from sqlalchemy import case, func, select
 
 from shop.accounts.models import User
 from shop.aid import cache
+from shop.aid.charity import charity_totals
 from shop.aid.errors import BadDateRange, RangeTooLong
 from shop.aid.models import (
     ROLLUP_DIMS,
@@ -45,6 +46,7 @@ CHANNEL_NAMES: dict[str, tuple[str, str]] = {
     "charity_sale": ("爱心义卖", "Charity sales"),
     "work_unit": ("单位采购", "Work-unit purchases"),
     "partner_platform": ("合作电商平台", "Partner platforms"),
+    "charity": ("义卖", "Charity sales of one-off items"),
 }
 NO_LOCATION = ("未指定地点", "No location")
 
@@ -238,6 +240,8 @@ def programme_totals(programme: AidProgramme, rng: DateRange) -> dict:
         "by_month": _items(by_month, {m: (m, m) for m in by_month}, by_key=True),
         "by_platform": platform_totals(programme, rng),
         "by_fair": fair_totals(by_location, locations),
+        # Charity sales of one-off items: the goods part is in by_channel "charity"; donations apart.
+        "charity": charity_totals(programme.id, rng.start, rng.end),
         "producers_reached": len(reached),
         "products_reached": sum(1 for s in by_product.values() if s.qualifying > 0),
         # Each producer's registered figure, counted once however many sales it had.

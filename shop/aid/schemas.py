@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.aid.exports import FORMATS
-from shop.aid.models import CHANNELS, OFFSHOP_CHANNELS, OFFSHOP_STATUSES, AidProgramme, OffshopSale
+from shop.aid.models import (
+    CHANNELS,
+    CHARITY_STATUSES,
+    OFFSHOP_CHANNELS,
+    OFFSHOP_STATUSES,
+    AidProgramme,
+    CharitySale,
+    OffshopSale,
+)
 from shop.aid.offshop import EVIDENCE_KINDS
 from shop.catalog.models import Location, Producer, Variant
 from shop.core.api import PageArgs, PageSchema
@@ -163,6 +171,10 @@ class TotalsSchema(ma.Schema):
         metadata={"description": "partner-platform sales per platform (key: its code)"},
     )
     by_fair = f.List(f.Nested(BreakdownSchema), metadata={"description": "sales at each trade-fair booth"})
+    charity = f.Nested(
+        "CharityTotalsSchema",
+        metadata={"description": "approved charity sales sold in the range: goods part and donations apart"},
+    )
     producers_reached = f.Integer(required=True)
     products_reached = f.Integer(required=True)
     households_linked = f.Integer(required=True)
@@ -448,3 +460,111 @@ def _producer_codes(p) -> list[str]:
     if not ids:
         return []
     return sorted(db.session.scalars(select(Producer.code).where(Producer.id.in_(ids))))
+
+
+# -- charity sales (义卖) ------------------------------------------------------------------------------
+
+
+class CharityTotalsSchema(ma.Schema):
+    sales_fen = f.Integer(required=True, metadata={"description": "goods part (amount - donated), counted"})
+    donated_fen = f.Integer(required=True, metadata={"description": "donations: never in the goods totals"})
+    count = f.Integer(required=True)
+
+
+class CharityCreateSchema(ma.Schema):
+    item = f.String(required=True, validate=v.Length(min=1, max=200))
+    amount_fen = f.Integer(required=True, strict=True, validate=v.Range(min=1, max=10**12))
+    donated_fen = f.Integer(
+        required=True,
+        strict=True,
+        validate=v.Range(min=0, max=10**12),
+        metadata={"description": "the part of amount_fen that is a donation, not a purchase of goods"},
+    )
+    producer = f.String(
+        load_default=None, validate=v.Length(max=60), metadata={"description": "producer code it benefits"}
+    )
+    cause = f.String(load_default="", validate=v.Length(max=200), metadata={"description": "or the cause"})
+    sold_on = f.Date(required=True)
+    evidence = f.String(
+        required=True, validate=v.Length(min=1, max=80), metadata={"description": "receipt/invoice number"}
+    )
+    evidence_kind = f.String(load_default="receipt", validate=v.OneOf(EVIDENCE_KINDS))
+    buyer = f.String(
+        load_default="", validate=v.Length(max=200), metadata={"description": "a unit or a person"}
+    )
+    note = f.String(load_default="", validate=v.Length(max=2000))
+
+    @ma.validates_schema
+    def _donation_within_amount(self, data: dict, **_kw) -> None:
+        amount, donated = data.get("amount_fen"), data.get("donated_fen")
+        if isinstance(amount, int) and isinstance(donated, int) and donated > amount:
+            raise ma.ValidationError("at most amount_fen", field_name="donated_fen")
+
+
+class CharityArgs(PageArgs):
+    status = f.String(validate=v.OneOf(CHARITY_STATUSES))
+
+
+class CharitySaleSchema(ma.Schema):
+    id = f.Integer(required=True)
+    status = f.String(required=True)
+    channel = f.String(required=True)
+    item = f.String(required=True)
+    buyer = f.String()
+    amount_fen = f.Integer(required=True)
+    donated_fen = f.Integer(required=True)
+    goods_fen = f.Integer(required=True, metadata={"description": "amount - donated: what the ledger counts"})
+    currency = f.String(required=True)
+    producer = f.Dict(allow_none=True)
+    cause = f.String()
+    sold_on = f.Date(required=True)
+    evidence = f.String(required=True)
+    evidence_kind = f.String(required=True)
+    note = f.String()
+    recorded_by = f.String()
+    recorded_at = f.DateTime()
+    decided_by = f.String(allow_none=True)
+    decided_at = f.DateTime(allow_none=True)
+    decision_reason = f.String()
+    voided_by = f.String(allow_none=True)
+    voided_at = f.DateTime(allow_none=True)
+    void_reason = f.String()
+
+
+class CharityPageSchema(PageSchema):
+    items = f.List(f.Nested(CharitySaleSchema), required=True)
+
+
+def charity_dict(sale: CharitySale) -> dict:
+    def email(user_id: int | None) -> str | None:
+        user = db.session.get(User, user_id) if user_id else None
+        return user.email if user else None
+
+    producer = db.session.get(Producer, sale.producer_id) if sale.producer_id else None
+    return {
+        "id": sale.id,
+        "status": sale.status,
+        "channel": "charity",
+        "item": sale.item,
+        "buyer": sale.buyer,
+        "amount_fen": sale.amount_fen,
+        "donated_fen": sale.donated_fen,
+        "goods_fen": sale.goods_fen,
+        "currency": "CNY",
+        "producer": {"id": producer.id, "code": producer.code, "name": producer.name_zh}
+        if producer
+        else None,
+        "cause": sale.cause,
+        "sold_on": sale.sold_on,
+        "evidence": sale.evidence_number,
+        "evidence_kind": sale.evidence_kind,
+        "note": sale.note,
+        "recorded_by": email(sale.recorded_by_id),
+        "recorded_at": sale.recorded_at,
+        "decided_by": email(sale.decided_by_id),
+        "decided_at": sale.decided_at,
+        "decision_reason": sale.decision_reason,
+        "voided_by": email(sale.voided_by_id),
+        "voided_at": sale.voided_at,
+        "void_reason": sale.void_reason,
+    }

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
 from shop.aid.models import CHANNELS, ROLLUP_DIMS, AidEntry, AidProgramme, AidRollup
-from shop.catalog.models import Product, Variant
+from shop.catalog.models import Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import after_commit, db, in_unit_of_work
 
@@ -235,12 +235,15 @@ def record_sale(
     lines: list[SaleLine],
     direct_purchase: bool = False,
     buyer_id: int | None = None,
+    producer_id: int | None = None,
 ) -> list[AidEntry]:
     """Count the lines of one sale (an order's payment, a counter sale, an approved outside sale).
 
     Each line is qualifying only if its producer held a valid aid certificate on the sale's local day.
     Work-unit sales are always direct purchase; everything else is what the caller says (helped sales by
-    default). ``buyer_id`` (the ordering account, when known) feeds the work-unit totals. Calling again
+    default). ``buyer_id`` (the ordering account, when known) feeds the work-unit totals. ``producer_id``
+    credits the lines to that producer instead of the product's own (a charity item, counted under the
+    hidden charity product, benefits the producer the sale names). Calling again
     with the same ``source``, even concurrently, returns the entries already written and counts nothing.
     """
     if channel not in CHANNELS:
@@ -255,7 +258,9 @@ def record_sale(
         if variant is None:
             raise BadSaleLine(f"unknown variant {line.variant_id}")
         product: Product = variant.product
-        producer = product.producer
+        producer = db.session.get(Producer, producer_id) if producer_id is not None else product.producer
+        if producer is None:
+            raise BadSaleLine(f"unknown producer {producer_id}")
         cert = producer.certificate_on(day)
         rows.append(
             dict(

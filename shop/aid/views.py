@@ -14,13 +14,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from shop.accounts.auth import require_staff_page
-from shop.aid import exports, imports, offshop, programmes, reports
+from shop.aid import charity, exports, imports, offshop, programmes, reports
 from shop.aid.api import export_response, rejected_csv_response
-from shop.aid.models import AidProgramme
+from shop.aid.errors import DuplicateCharityEvidence
+from shop.aid.models import CHARITY_SKU, AidProgramme
 from shop.aid.reports import CHANNEL_NAMES, DateRange
-from shop.aid.schemas import offshop_dict
+from shop.aid.schemas import charity_dict, offshop_dict
 from shop.aid.services import current_programme
-from shop.catalog.models import Location, Product, Variant
+from shop.catalog.models import Location, Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import atomic, db
 from shop.core.errors import NotFound, ShopError
@@ -254,6 +255,7 @@ def offshop_sales():
     variants = db.session.execute(
         select(Variant, Product)
         .join(Product, Product.id == Variant.product_id)
+        .where(Variant.sku != CHARITY_SKU)  # charity items are recorded on their own page
         .order_by(Product.producer_id, Variant.sku)
     ).all()
     return render_template(
@@ -368,3 +370,111 @@ def void_partner_import(import_id: int):
     else:
         flash(_("Import no. %(id)s voided: its entries are reversed.", id=import_id), "ok")
     return redirect(url_for("aid_web.partner_import", import_id=import_id))
+
+
+# -- charity sales (义卖) of one-off items ---------------------------------------------------------------
+
+
+def _charity_field_errors() -> dict[str, str]:
+    """The service's field errors in the page's language (beside the field)."""
+    return {
+        "item": _("Name the item."),
+        "amount_fen": _("An amount in yuan, e.g. 680.00"),
+        "donated_fen": _("The donation is part of the amount paid: not negative and not more than it."),
+        "producer": _("Unknown producer."),
+        "evidence": _("The receipt or invoice number is required."),
+        "evidence_kind": _("Choose the kind of evidence."),
+        "sold_on": _("The date of sale must not be in the future and must fall within an aid programme."),
+    }
+
+
+@bp.route("/charity", methods=["GET", "POST"])
+@require_staff_page(*OFFICERS)
+def charity_sales():
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form
+        sold_on = clock.today()
+        try:
+            sold_on = date.fromisoformat(form.get("sold_on") or "")
+        except ValueError:
+            errors["sold_on"] = _("Dates are written YYYY-MM-DD.")
+        amounts = {}
+        for field in ("amount", "donated"):
+            try:
+                amounts[field] = yuan_to_fen(form.get(field) or ("0" if field == "donated" else ""))
+            except ValueError:
+                errors[field] = _("An amount in yuan, e.g. 680.00")
+        if not errors:
+            try:
+                with atomic():
+                    sale = charity.record_charity_sale(
+                        current_user,
+                        item=form.get("item", "")[:200],
+                        amount_fen=amounts["amount"],
+                        donated_fen=amounts["donated"],
+                        sold_on=sold_on,
+                        evidence=form.get("evidence", "")[:80],
+                        evidence_kind=form.get("evidence_kind", "receipt"),
+                        producer_code=form.get("producer") or None,
+                        cause=form.get("cause", "")[:200],
+                        buyer=form.get("buyer", "")[:200],
+                        note=form.get("note", "")[:2000],
+                    )
+                    sale_id = sale.id
+            except ShopError as err:
+                known = _charity_field_errors()
+                for item in getattr(err, "errors", None) or []:
+                    errors[item["field"]] = known.get(item["field"], item["message"])
+                if errors:
+                    flash(_("Please correct the fields marked below."), "error")
+                elif isinstance(err, DuplicateCharityEvidence):
+                    errors["evidence"] = _("This evidence number is already recorded; it cannot count twice.")
+                    flash(errors["evidence"], "error")
+                else:
+                    flash(err.detail, "error")
+            else:
+                flash(
+                    _("Recorded as no. %(id)s; it counts once another officer approves it.", id=sale_id), "ok"
+                )
+                return redirect(url_for("aid_web.charity_sales"))
+    status = request.args.get("status", "pending")
+    if status not in ("pending", "approved", "rejected", "voided"):
+        status = "pending"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = charity.list_charity_sales(status=status, page=page, per_page=30)
+    return render_template(
+        "aid/charity.html",
+        sales=[charity_dict(s) for s in rows],
+        status=status,
+        total=total,
+        page=page,
+        pages=max(1, (total + 29) // 30),
+        producers=list(
+            db.session.scalars(select(Producer).where(Producer.active.is_(True)).order_by(Producer.code))
+        ),
+        today=clock.today(),
+        form=request.form,
+        errors=errors,
+    ), (422 if errors else 200)
+
+
+@bp.post("/charity/<int:sale_id>/<action>")
+@require_staff_page(*OFFICERS)
+def decide_charity(sale_id: int, action: str):
+    reason = request.form.get("reason", "")[:500]
+    try:
+        with atomic():
+            if action == "approve":
+                charity.approve_charity_sale(current_user, sale_id)
+            elif action == "reject":
+                charity.reject_charity_sale(current_user, sale_id, reason=reason)
+            elif action == "void":
+                charity.void_charity_sale(current_user, sale_id, reason=reason)
+            else:
+                raise NotFound(_("Unknown action."))
+    except ShopError as err:
+        flash(err.detail, "error")
+    else:
+        flash(_("Charity sale no. %(id)s: done.", id=sale_id), "ok")
+    return redirect(url_for("aid_web.charity_sales", status=request.args.get("status", "pending")))

@@ -28,7 +28,15 @@ from shop.core.errors import ValidationFailed
 
 
 def list_categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).order_by(Category.position, Category.id)))
+    """The storefront's categories; codes starting with "_" are internal (the aid ledger's hidden
+    charity-item category) and never listed."""
+    return list(
+        db.session.scalars(
+            select(Category)
+            .where(~Category.code.startswith("_", autoescape=True))
+            .order_by(Category.position, Category.id)
+        )
+    )
 
 
 def product_query(
