@@ -260,3 +260,13 @@ def sign_in_session(client, user) -> None:
         sess["_fresh"] = True
         sess[sessions.SID] = secrets.token_urlsafe(16)
         sess[sessions.SID_BEGAN] = int(clock.now().timestamp())
+
+
+# The API fuzz runs take minutes each: collected first, each starts on a test worker of its own at once and
+# overlaps the rest of the suite, instead of running alone at the end (pytest-xdist hands out whole files in
+# collection order with --dist loadfile).
+LONG_FIRST = ("tests/test_api_fuzz.py", "tests/test_api_fuzz_hostile.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in LONG_FIRST else 1)
