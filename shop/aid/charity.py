@@ -28,7 +28,6 @@ from shop.aid.errors import (
     CharitySaleNotPending,
     DuplicateCharityEvidence,
     OfficerRequired,
-    SecondOfficerRequired,
 )
 from shop.aid.models import (
     CHARITY_CATEGORY_CODE,
@@ -38,7 +37,13 @@ from shop.aid.models import (
     AidProgramme,
     CharitySale,
 )
-from shop.aid.offshop import EVIDENCE_KINDS, MAX_AMOUNT_FEN, OFFICER_ROLES, normalise_evidence
+from shop.aid.offshop import (
+    EVIDENCE_KINDS,
+    MAX_AMOUNT_FEN,
+    OFFICER_ROLES,
+    decide_four_eyes,
+    normalise_evidence,
+)
 from shop.aid.services import SaleLine, programme_on, record_sale, reverse_sale
 from shop.audit.services import record as audit
 from shop.catalog.models import Category, Producer, Product, Variant
@@ -245,24 +250,9 @@ def list_charity_sales(*, status: str | None, page: int, per_page: int) -> tuple
 
 
 def _decide(officer: User, sale_id: int, status: str, reason: str) -> CharitySale:
-    """Move a pending sale to ``status`` with one conditional UPDATE: two deciders cannot both win."""
     _require_officer(officer)
     sale = get_charity_sale(sale_id)
-    if sale.recorded_by_id == officer.id:
-        raise SecondOfficerRequired("the officer who recorded this sale cannot decide it; ask a colleague")
-    won = db.session.execute(
-        update(CharitySale)
-        .where(CharitySale.id == sale_id, CharitySale.status == "pending")
-        .values(status=status, decided_by_id=officer.id, decided_at=utcnow(), decision_reason=reason)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.refresh(sale)
-    if not won:
-        if sale.status == status and sale.decided_by_id == officer.id:
-            return sale  # the same decision retried: answer as the first time
-        raise CharitySaleNotPending(f"charity sale {sale_id} is already {sale.status}")
-    audit(officer, f"aid.charity_{status}", target_type="aid_charity_sale", target_id=sale_id, reason=reason)
-    return sale
+    return decide_four_eyes(officer, sale, status, reason, not_pending=CharitySaleNotPending, kind="charity")
 
 
 def _producer_for(sale: CharitySale) -> int:

@@ -203,25 +203,34 @@ def list_offshop_sales(*, status: str | None, page: int, per_page: int) -> tuple
     return page_of(stmt, page=page, per_page=per_page)
 
 
-def _decide(officer: User, sale_id: int, status: str, reason: str) -> OffshopSale:
-    """Move a pending sale to ``status`` with one conditional UPDATE: two deciders cannot both win."""
-    _require_officer(officer)
-    sale = get_offshop_sale(sale_id)
+def decide_four_eyes(
+    officer: User, sale, status: str, reason: str, *, not_pending: type[Exception], kind: str
+):
+    """Move a pending ``sale`` (an off-shop or a charity sale) to ``status`` with one conditional UPDATE, by an
+    officer other than the one who recorded it: two deciders cannot both win; the same decision retried
+    answers as the first time. ``kind`` names it in the audit log (``aid.<kind>_<status>``)."""
     if sale.recorded_by_id == officer.id:
         raise SecondOfficerRequired("the officer who recorded this sale cannot decide it; ask a colleague")
+    model = type(sale)
     won = db.session.execute(
-        update(OffshopSale)
-        .where(OffshopSale.id == sale_id, OffshopSale.status == "pending")
+        update(model)
+        .where(model.id == sale.id, model.status == "pending")
         .values(status=status, decided_by_id=officer.id, decided_at=utcnow(), decision_reason=reason)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.refresh(sale)
     if not won:
         if sale.status == status and sale.decided_by_id == officer.id:
-            return sale  # the same decision retried: answer as the first time
-        raise OffshopSaleNotPending(f"off-shop sale {sale_id} is already {sale.status}")
-    audit(officer, f"aid.offshop_{status}", target_type="aid_offshop_sale", target_id=sale_id, reason=reason)
+            return sale
+        raise not_pending(f"sale {sale.id} is already {sale.status}")
+    audit(officer, f"aid.{kind}_{status}", target_type=model.__tablename__, target_id=sale.id, reason=reason)
     return sale
+
+
+def _decide(officer: User, sale_id: int, status: str, reason: str) -> OffshopSale:
+    _require_officer(officer)
+    sale = get_offshop_sale(sale_id)
+    return decide_four_eyes(officer, sale, status, reason, not_pending=OffshopSaleNotPending, kind="offshop")
 
 
 def approve_offshop_sale(officer: User, sale_id: int) -> OffshopSale:
