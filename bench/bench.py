@@ -380,6 +380,14 @@ def soak(ctx, report: Report) -> None:
     run(ctx, report)
 
 
+@scenario("scaleout")
+def scaleout(ctx, report: Report) -> None:
+    """Only with --only scaleout: one group of web and worker processes against two (bench/scaleout.py)."""
+    from bench.scaleout import run
+
+    run(ctx, report)
+
+
 @scenario("memory")
 def memory(ctx, report: Report) -> None:
     """Peak RSS of the web workers after every scenario above and 64 logins from 32 clients at once."""
@@ -439,6 +447,18 @@ def main() -> int:
     )
     ap.add_argument("--import-rows", type=int, default=int(os.environ.get("BENCH_IMPORT_ROWS", "100000")))
     ap.add_argument("--peak-seconds", type=int, default=int(os.environ.get("BENCH_SOAK_PEAK_SECONDS", "30")))
+    ap.add_argument(
+        "--scaleout-orders",
+        type=int,
+        default=int(os.environ.get("BENCH_SCALEOUT_ORDERS", "2000")),
+        help="paid orders per fulfilment drain of the scaleout scenario",
+    )
+    ap.add_argument(
+        "--scaleout-concurrency",
+        type=int,
+        default=int(os.environ.get("BENCH_SCALEOUT_CONCURRENCY", "2")),
+        help="Celery processes per worker group in the scaleout scenario",
+    )
     args = ap.parse_args()
 
     database_url = os.environ["BENCH_DATABASE_URL"]
@@ -497,6 +517,8 @@ def main() -> int:
         "minutes": args.minutes,
         "peak_seconds": args.peak_seconds,
         "import_rows": args.import_rows,
+        "scaleout_orders": args.scaleout_orders,
+        "scaleout_concurrency": args.scaleout_concurrency,
         "env": env,
         "out": out_dir,
         "database_url": database_url,
@@ -505,7 +527,9 @@ def main() -> int:
     web = ctx["web"] = start_gunicorn(env, out_dir, workers=args.web_workers, threads=args.web_threads)
     try:
         for name, fn in SCENARIOS.items():
-            if (args.only and name not in args.only) or (name in ("tune", "soak") and not args.only):
+            if (args.only and name not in args.only) or (
+                name in ("tune", "soak", "scaleout") and not args.only
+            ):
                 continue
             print(f"== {name}", flush=True)
             started = time.time()

@@ -266,9 +266,11 @@ def start_celery(
     concurrency: int,
     queues: str = "default,payments,fulfilment,reports",
     name: str = "",
+    hostname: str = "",
 ) -> subprocess.Popen:
     """A Celery worker in the production profile (prefork, ``concurrency`` processes) running the shop's
-    tasks and the no-op baseline (``bench/worker.py``); wait until ready."""
+    tasks and the no-op baseline (``bench/worker.py``); wait until ready. Workers started side by side
+    need a ``hostname`` each (``<name>@%h``, as in production): the shop keys worker heartbeats by it."""
     log = log_dir / f"{name or 'celery'}-{concurrency}.log"
     proc = subprocess.Popen(
         [
@@ -285,6 +287,7 @@ def start_celery(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *(["--hostname", hostname] if hostname else []),
         ],
         cwd=ROOT,
         env=env,

@@ -15,6 +15,6 @@ DB=${BENCH_DB:-shop_bench}
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" postgres
 export BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$DB
 export BENCH_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
-redis-cli -n "${BENCH_REDIS_URL##*/}" flushdb >/dev/null
+redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
 SHOP_PROFILE=test DATABASE_URL=$BENCH_DATABASE_URL REDIS_URL=$BENCH_REDIS_URL .venv/bin/flask --app shop db upgrade
 exec .venv/bin/python bench/bench.py "$@"
