@@ -132,6 +132,7 @@ def test_more_source_checkers_can_be_registered(seeded):
         "partner_imports",
         "rollups",
         "settlement",
+        "summaries",
     ]
     assert run.differences[0]["key"] == "order:7"
 
