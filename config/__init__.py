@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # Test/chaos knob: every fulfilment step that does work sleeps this long inside its transaction, so
     # a crash test can kill a worker mid-batch without guessing. Keep 0 in production.
     FULFILMENT_STEP_DELAY_MS: int = Field(default=0, ge=0, le=60_000)
+    # How often the worker folds new aid ledger entries into the per-dimension summaries the officer
+    # totals read (task shop.aid.fold). Totals stay exact meanwhile (they add the entries not folded
+    # yet); a longer interval only leaves more of them for each request to add.
+    AID_FOLD_SECONDS: float = Field(default=5.0, ge=0.5, le=3600)
     # Stripe payments still pending after this many minutes are checked with Stripe (missed webhooks).
     STALE_PAYMENT_MINUTES: int = Field(default=10, ge=1, le=24 * 60)
     # Lots whose best-before date is within this many days are listed in the operators' stock alerts.

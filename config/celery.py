@@ -54,9 +54,11 @@ TASK_RETRY: dict[str, Any] = {
 }
 
 
-def beat_schedule() -> dict[str, dict]:
+def beat_schedule(settings: Settings | None = None) -> dict[str, dict]:
     """The periodic jobs. Each task claims its period in the database first (``shop.core.periodic``), so a
-    second beat started by mistake, or a redelivered message, does not run a job twice."""
+    second beat started by mistake, or a redelivered message, does not run a job twice (``shop.aid.fold``
+    needs no claim: any number of folds at once is safe)."""
+    fold_every = settings.AID_FOLD_SECONDS if settings is not None else 5.0
     return {
         # Relay outbox rows whose after-commit publish failed (broker down, process killed), and re-send
         # rows published long ago but never confirmed done (a message lost with a killed worker on the
@@ -75,6 +77,8 @@ def beat_schedule() -> dict[str, dict]:
         "hall-summary-daily": {"task": "shop.reports.hall_summary", "schedule": crontab(hour=0, minute=30)},
         # Outbox rows and task failure records older than OUTBOX_RETENTION_DAYS are deleted.
         "outbox-purge-daily": {"task": "shop.outbox.purge", "schedule": crontab(hour=3, minute=30)},
+        # New aid ledger entries are added to the per-dimension summaries the officer totals read.
+        "aid-fold": {"task": "shop.aid.fold", "schedule": fold_every},
         # Prove the aid rollups equal the ledger and the ledger its sources; record the run.
         "aid-reconcile-nightly": {"task": "shop.aid.reconcile", "schedule": crontab(hour=2, minute=40)},
         # Revoked tokens, sign-in failure counters and password links that can no longer matter.
@@ -149,7 +153,7 @@ def celery_config(settings: Settings) -> dict:
             "shop.producers.*": {"queue": "reports"},
             "shop.preorders.*": {"queue": "fulfilment"},
         },
-        "beat_schedule": beat_schedule(),
+        "beat_schedule": beat_schedule(settings),
     }
     if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         conf["broker_transport_options"] = {
@@ -189,7 +193,7 @@ def celery_config(settings: Settings) -> dict:
 
 def beat_interval(task_name: str, settings: Settings) -> float:
     """The period of a scheduled task in seconds (crontab jobs: one day), as scaled for this process."""
-    for entry in beat_schedule().values():
+    for entry in beat_schedule(settings).values():
         if entry["task"] == task_name:
             sched = entry["schedule"]
             if isinstance(sched, int | float):

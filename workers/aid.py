@@ -1,4 +1,4 @@
-"""Aid tasks: the nightly reconciliation."""
+"""Aid tasks: folding new entries into the summaries, the nightly reconciliation, partner imports."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ from celery import shared_task
 
 from shop.aid.imports import process_import
 from shop.aid.reconcile import reconcile
+from shop.aid.summaries import fold
 from shop.core.periodic import claim_period
 
 log = logging.getLogger(__name__)
+
+
+@shared_task(name="shop.aid.fold", ignore_result=True)
+def fold_task() -> int:
+    """Add the ledger entries not folded yet to the per-dimension summaries (beat, every
+    ``AID_FOLD_SECONDS``); return how many. No period claim: folds running at once take different
+    entries (``FOR UPDATE SKIP LOCKED``), and one that fails leaves its batch for the next."""
+    return fold()
 
 
 @shared_task(name="shop.aid.reconcile", ignore_result=True)

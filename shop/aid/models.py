@@ -181,6 +181,60 @@ class AidRollup(db.Model):
     entries: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# The per-dimension totals (``AidSummary``): each entry is added once per grain and dimension, under the
+# key it carries for that dimension ("all" has the single key ""). The officer totals read these.
+SUMMARY_GRAINS = ("month", "day")
+SUMMARY_DIMS = ("all", "channel", "category", "product", "producer", "township", "location")
+SUMMARY_KEY = ("programme_id", "grain", "period", "dimension", "key", "qualifying", "direct_purchase")
+
+
+class AidSummary(db.Model):
+    """Running sums of the ledger per programme, month or day, and one reporting dimension at a time.
+
+    A row per programme x grain (``month``: ``period`` is the first day of the month; ``day``) x dimension
+    (channel, category, product, producer, township, location, or ``all``) x key (the channel's name, the
+    township's name, an id as text, ``0`` for sales without a location, ``""`` for ``all``) x qualifying
+    x direct purchase. A year of totals reads a few thousand of them, however many sales there were.
+
+    Sales do not write these rows (every sale of a month would wait on the same few rows): the ledger
+    insert leaves the entry's id in ``aid_unfolded`` (a database trigger), and the fold task
+    (``shop.aid.summaries.fold``) adds pending entries here and deletes their ids in one transaction.
+    Totals read both, so they are exact: in any snapshot an entry is either folded or pending.
+    """
+
+    __tablename__ = "aid_summary"
+    __table_args__ = (
+        UniqueConstraint(*SUMMARY_KEY, name="uq_aid_summary_key"),
+        CheckConstraint("grain IN ('month','day')", name="grain_known"),
+        CheckConstraint(
+            "dimension IN ('all','channel','category','product','producer','township','location')",
+            name="dimension_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("aid_programme.id"))
+    grain: Mapped[str] = mapped_column(String(5))
+    period: Mapped[date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(60))
+    qualifying: Mapped[bool] = mapped_column(Boolean)
+    direct_purchase: Mapped[bool] = mapped_column(Boolean)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AidUnfolded(db.Model):
+    """A ledger entry not yet added to the summaries: its id, written by the trigger on ``aid_entry``
+    in the sale's own transaction, deleted by the fold that adds it (no foreign key: the trigger writes
+    only ids it has just inserted, and the entries are never deleted)."""
+
+    __tablename__ = "aid_unfolded"
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class OffshopSale(db.Model):
     """A sale made outside the shop (fair stand, charity sale, offline-invoiced unit purchase,
     WeChat-group subscription), recorded by one aid officer with its evidence and counted only once a

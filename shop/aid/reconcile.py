@@ -5,13 +5,16 @@
 1. Rollups against the ledger: one SQL statement (so one snapshot on PostgreSQL, even while sales keep
    coming) returns every rollup row whose sums differ from the ledger's and every ledger group that
    has no rollup row.
-2. The ledger against its sources: every registered source checker (``register_source_checker``) reports
+2. Summaries plus pending entries against the ledger (``shop.aid.summaries.summary_differences``, one
+   statement too): every per-dimension summary row must equal what the ledger holds for its programme,
+   period and key, less the entries not folded yet.
+3. The ledger against its sources: every registered source checker (``register_source_checker``) reports
    what differs between the entries of its sources and the source records. This module registers the
    checker for off-shop sales; the orders and counter-sale domains register theirs the same way.
 
 Each run is recorded (``AidReconciliationRun``: when, what was checked, result, the first differences) for
 the dashboard. Nothing is changed unless asked: ``repair=True`` rebuilds the rollups from the ledger (the
-ledger is the truth) under a table lock and says so in the run and the log. The ledger itself is never
+ledger is the truth) and the summaries from them, under table locks, and says so in the run and the log. The ledger itself is never
 rewritten here; a source difference needs a person.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, null, or_, select, text, union_all
 
+from shop.aid import summaries
 from shop.aid.models import (
     ROLLUP_DIMS,
     ROLLUP_SUMS,
@@ -166,6 +170,24 @@ def rebuild_rollups() -> int:
     return int(db.session.scalar(select(func.count()).select_from(AidRollup)) or 0)
 
 
+def summary_differences(limit: int = MAX_REPORTED) -> tuple[list[Difference], int]:
+    """Compare the summaries plus the pending entries with the ledger; the first ``limit`` differences
+    and their count."""
+    rows, count = summaries.summary_differences(_ledger_groups(), limit)
+    diffs = []
+    for key, recorded, expected in rows:
+        detail = (
+            "summary row without entries"
+            if expected is None
+            else (
+                "entries without a summary row" if recorded is None else "summary sums differ from the ledger"
+            )
+        )
+        text_key = " ".join(f"{k}={v}" for k, v in key.items())
+        diffs.append(Difference("summaries", text_key, recorded, expected, detail))
+    return diffs, count
+
+
 def _record(run_id: int, **values: Any) -> None:
     with atomic():
         run = db.session.get(AidReconciliationRun, run_id)
@@ -190,7 +212,9 @@ def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliatio
     try:
         db.session.rollback()  # a fresh read transaction for the checks
         diffs, count = rollup_differences()
-        names = ["rollups"]
+        sdiffs, scount = summary_differences()
+        diffs = [*diffs, *sdiffs]
+        names = ["rollups", "summaries"]
         source_diffs: list[Difference] = []
         for name, checker in sorted(_CHECKERS.items()):
             names.append(name)
@@ -198,27 +222,49 @@ def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliatio
         entries = int(db.session.scalar(select(func.count()).select_from(AidEntry)) or 0)
         rollups = int(db.session.scalar(select(func.count()).select_from(AidRollup)) or 0)
         db.session.rollback()
-        status = "ok" if count == 0 and not source_diffs else "drift"
-        if repair and count:
+        status = "ok" if count == 0 and scount == 0 and not source_diffs else "drift"
+        if repair and (count or scount):
             with atomic():
-                written = rebuild_rollups()
+                # Sales and folds wait meanwhile; the summaries are rebuilt from rollups that equal
+                # the ledger (rebuilt first when they did not).
+                summaries.lock_for_rebuild()
+                written = rebuild_rollups() if count else None
+                summary_rows = summaries.rebuild_summaries()
+                if written is not None:
+                    audit(
+                        None,
+                        "aid.rollups_rebuilt",
+                        target_type="aid_reconciliation_run",
+                        target_id=run_id,
+                        differences=count,
+                        rows=written,
+                        trigger=trigger,
+                    )
                 audit(
                     None,
-                    "aid.rollups_rebuilt",
+                    "aid.summaries_rebuilt",
                     target_type="aid_reconciliation_run",
                     target_id=run_id,
-                    differences=count,
-                    rows=written,
+                    differences=scount,
+                    rows=summary_rows,
                     trigger=trigger,
                 )
+            if written is not None:
+                log.warning(
+                    "aid reconciliation run %s: rebuilt %s rollup rows from the ledger (%s differences)",
+                    run_id,
+                    written,
+                    count,
+                )
             log.warning(
-                "aid reconciliation run %s: rebuilt %s rollup rows from the ledger (%s differences)",
+                "aid reconciliation run %s: rebuilt %s summary rows from the rollups (%s differences)",
                 run_id,
-                written,
-                count,
+                summary_rows,
+                scount,
             )
             _, left = rollup_differences()
-            if left == 0 and not source_diffs:
+            _, sleft = summary_differences()
+            if left == 0 and sleft == 0 and not source_diffs:
                 status = "repaired"
         for d in [*diffs, *source_diffs]:
             log.error("aid reconciliation run %s: %s %s recorded=%s expected=%s %s",
@@ -230,7 +276,7 @@ def reconcile(*, repair: bool = False, trigger: str = "cli") -> AidReconciliatio
             entries_checked=entries,
             rollups_checked=rollups,
             checkers=names,
-            difference_count=count + len(source_diffs),
+            difference_count=count + scount + len(source_diffs),
             differences=[asdict(d) for d in [*diffs, *source_diffs][:MAX_REPORTED]],
         )
     except Exception as exc:

@@ -21,7 +21,14 @@ def test_clean_ledger_reconciles(known_set):
     assert run.status == "ok" and run.difference_count == 0 and run.differences == []
     assert run.entries_checked == 6 and run.rollups_checked > 0
     assert run.checkers[0] == "rollups" and run.finished_at is not None  # the ledger's own check first
-    assert sorted(run.checkers) == ["charity", "offshop", "partner_imports", "rollups", "settlement"]
+    assert sorted(run.checkers) == [
+        "charity",
+        "offshop",
+        "partner_imports",
+        "rollups",
+        "settlement",
+        "summaries",
+    ]
 
 
 def test_tampered_rollup_is_reported_and_left_as_it_is(known_set):
@@ -125,6 +132,7 @@ def test_more_source_checkers_can_be_registered(seeded):
         "partner_imports",
         "rollups",
         "settlement",
+        "summaries",
     ]
     assert run.differences[0]["key"] == "order:7"
 
