@@ -159,6 +159,7 @@ def _bump_after_commit(session: Session) -> None:
     if marked:
         bump(marked)
 
+
 # Marks are not dropped on rollback: a rolled-back change then bumps at the session's next commit, which
 # only costs the next request of that account one read (a savepoint's rollback must not drop the marks
 # of what its transaction changed before it).
