@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -98,10 +99,10 @@ def _snapshot(user: User) -> User:
     return copy
 
 
-def live_user(user_id: int, version: int, jti: str | None) -> User | None:
-    """``shop.accounts.services.live_user``, answered from this process's copy while it is good."""
-    from shop.accounts.services import live_user as read
-
+def live_user(
+    user_id: int, version: int, jti: str | None, *, read: Callable[[int, int, str | None], User | None]
+) -> User | None:
+    """``read`` (``shop.accounts.services.live_user``), answered from this process's copy while good."""
     state = _state()
     gen = _generation(state, user_id)
     if gen is _UNAVAILABLE:
