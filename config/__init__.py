@@ -151,6 +151,16 @@ class Settings(BaseSettings):
     # availability on them may be that stale, checkout still enforces stock. -1: 2 s in production,
     # off elsewhere (tests read their own writes). 0: off.
     CATALOGUE_CACHE_SECONDS: float = Field(default=-1, ge=-1, le=60)
+    # A web process keeps what a bearer token's check read (the account row) at most this many seconds,
+    # and uses it only while the account's generation in Redis is unchanged: every change of the
+    # account (password, role, deactivation, logout) bumps the generation after commit, so it takes
+    # effect on the next request; this bounds it when that bump is lost (Redis down). 0: off (every
+    # request reads the account). Without REDIS_URL nothing is kept.
+    AUTH_CACHE_SECONDS: float = Field(default=5, ge=0, le=60)
+    # Placing an order reads the variant with its product, producer and certificates and the pickup
+    # hall; a web process keeps them this many seconds. The order's INSERT re-checks price, active
+    # flags, certificate and hall, so a stale copy never sells at an old price (it is read again). 0: off.
+    ORDER_CATALOGUE_CACHE_SECONDS: float = Field(default=5, ge=0, le=60)
 
     # Abuse protection (Flask-Limiter). Storage is Redis when REDIS_URL is set, else process memory.
     RATELIMIT_ENABLED: bool = True

@@ -114,6 +114,10 @@ ALL_TABLES_SQL = (
 def truncate_all(app) -> None:
     from shop.core.db import db
 
+    # What the app's process caches kept belongs to the rows about to go (ids restart).
+    app.extensions.pop("order_catalogue", None)
+    app.extensions.pop("auth_cache", None)
+
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             names = [r[0] for r in db.session.execute(text(ALL_TABLES_SQL))]

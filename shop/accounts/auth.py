@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from flask_login import current_user
 
-from shop.accounts import sessions
+from shop.accounts import livecache, sessions
 from shop.accounts.errors import LocationNotGranted, RoleRequired
 from shop.accounts.models import User
 from shop.accounts.services import TokenClaims, live_user, read_token
@@ -30,7 +30,11 @@ def _bearer() -> tuple[User, TokenClaims] | None:
         found = None
         if header[:7].lower() == "bearer ":
             claims = read_token(header[7:].strip())
-            user = live_user(claims.user_id, claims.version, claims.jti) if claims else None
+            user = (
+                livecache.live_user(claims.user_id, claims.version, claims.jti, read=live_user)
+                if claims
+                else None
+            )
             found = (user, claims) if user is not None else None
         request.environ[_CACHE_KEY] = found
     return request.environ[_CACHE_KEY]

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
 
-from shop.accounts import throttle
+from shop.accounts import livecache, throttle
 from shop.accounts.errors import AccountDisabled, BadCredentials, EmailTaken, LastAdmin
 from shop.accounts.models import ROLES, PasswordToken, RevokedToken, User
 from shop.audit.services import record
@@ -135,6 +135,7 @@ def sign_in(*, email: str, password: str, client: str) -> User:
                 .where(User.id == user_id, User.password_hash == old_hash)
                 .values(password_hash=new_hash)
             )
+            livecache.touched(db.session(), user_id)
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         raise AccountDisabled("this account is deactivated; ask an administrator")
@@ -223,6 +224,7 @@ def revoke(jti: str, *, user_id: int, expires_at: datetime) -> None:
         .values(jti=jti, user_id=user_id, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=["jti"])
     )
+    livecache.touched(db.session(), user_id)
 
 
 def log_out_token(claims: TokenClaims, *, everywhere: bool = False) -> None:

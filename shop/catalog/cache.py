@@ -28,10 +28,20 @@ _renewing: set[tuple[str, str]] = set()
 _entries: OrderedDict[tuple[str, str], tuple[float, bytes, int, list[tuple[str, str]]]] = OrderedDict()
 
 
+_also: list[Callable[[], None]] = []
+
+
+def also_clear(hook: Callable[[], None]) -> None:
+    """Run ``hook`` whenever this cache is cleared (other per-process copies of the catalogue)."""
+    _also.append(hook)
+
+
 def clear() -> None:
     with _lock:
         _entries.clear()
         _renewing.clear()
+    for hook in _also:
+        hook()
 
 
 def cached_public(fn: Callable[..., Any]) -> Callable[..., Any]:

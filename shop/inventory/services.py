@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -414,16 +414,26 @@ def reserve(
     ordered = sorted(
         ((found.get(v.id) or level_id(v.id, location.id), v, q) for v, q in lines), key=lambda t: t[0]
     )
-    for _lvl, variant, qty in ordered:
-        _record(
-            "reservation",
-            variant_id=variant.id,
-            location_id=location.id,
-            reserved_delta=qty,
-            actor_id=actor_id,
-            reference=reference,
-        )
     db.session.flush()
+    # One INSERT for every line's movement (Core: no ORM objects to track for rows nobody reads here).
+    db.session.execute(
+        insert(StockMovement.__table__),
+        [
+            {
+                "kind": "reservation",
+                "variant_id": variant.id,
+                "location_id": location.id,
+                "lot_id": None,
+                "quantity": 0,
+                "reserved_delta": qty,
+                "actor_id": actor_id,
+                "reason": "",
+                "note": "",
+                "reference": reference,
+            }
+            for _lvl, variant, qty in ordered
+        ],
+    )
     for lvl, variant, qty in ordered:
         res = db.session.execute(
             update(StockLevel)

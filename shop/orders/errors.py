@@ -38,3 +38,10 @@ class RefundRequestNeeded(Conflict):
 
     slug = "refund-request-needed"
     title = "A paid order is refunded on request"
+
+
+class CatalogueChanged(Conflict):
+    """Prices or certificates changed each time between reading the catalogue and writing the order."""
+
+    slug = "catalogue-changed"
+    title = "Prices changed while the order was placed"

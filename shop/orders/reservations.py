@@ -13,10 +13,11 @@ leaves nothing behind before the next location is tried.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Date, Integer, bindparam, func, or_, select
 
 from shop.catalog.models import Location, Variant
 from shop.core.db import db
@@ -24,6 +25,7 @@ from shop.inventory import services as stock
 from shop.inventory.errors import InsufficientStock
 from shop.inventory.models import Lot, StockLevel
 
+# (variant, quantity): an ORM Variant or anything with its id, sku and perishable (an order's ``Item``).
 Lines = list[tuple[Variant, int]]
 
 
@@ -34,9 +36,9 @@ class Candidate:
     earliest_best_before: date | None
 
 
-def _stock_at(location_id: int, variant_ids: list[int], on: date) -> dict[int, tuple[int, int, date | None]]:
-    """variant id -> (reserved, sellable units, earliest unexpired best-before) at one location, in one
-    statement (a new statement, so under READ COMMITTED it sees every commit up to now)."""
+@functools.cache
+def _stock_query():
+    on = bindparam("on", type_=Date)
     mine = (
         Lot.variant_id == StockLevel.variant_id,
         Lot.location_id == StockLevel.location_id,
@@ -44,13 +46,23 @@ def _stock_at(location_id: int, variant_ids: list[int], on: date) -> dict[int, t
     )
     good = select(func.coalesce(func.sum(Lot.quantity), 0)).where(*mine).correlate(StockLevel)
     earliest = select(func.min(Lot.best_before)).where(*mine, Lot.quantity > 0).correlate(StockLevel)
+    return select(
+        StockLevel.variant_id,
+        StockLevel.reserved,
+        good.scalar_subquery().label("sellable"),
+        earliest.scalar_subquery().label("earliest"),
+    ).where(
+        StockLevel.location_id == bindparam("location_id", type_=Integer),
+        StockLevel.variant_id.in_(bindparam("variant_ids", expanding=True)),
+    )
+
+
+def _stock_at(location_id: int, variant_ids: list[int], on: date) -> dict[int, tuple[int, int, date | None]]:
+    """variant id -> (reserved, sellable units, earliest unexpired best-before) at one location, in one
+    statement (a new statement, so under READ COMMITTED it sees every commit up to now). Built once
+    (``_stock_query``): building it per call cost more Python than running it."""
     rows = db.session.execute(
-        select(
-            StockLevel.variant_id,
-            StockLevel.reserved,
-            good.scalar_subquery().label("sellable"),
-            earliest.scalar_subquery().label("earliest"),
-        ).where(StockLevel.location_id == location_id, StockLevel.variant_id.in_(variant_ids))
+        _stock_query(), {"location_id": location_id, "variant_ids": variant_ids, "on": on}
     ).all()
     return {r.variant_id: (r.reserved, int(r.sellable or 0), r.earliest) for r in rows}
 

@@ -80,8 +80,15 @@ def _statements(app, send) -> tuple[object, list[str]]:
     return r, seen
 
 
+# (first order of the process, every order after it within ORDER_CATALOGUE_CACHE_SECONDS and
+# AUTH_CACHE_SECONDS): the first one reads the account, the variant graph and the hall; the others
+# only write the order, its lines and status row, look up the level, write the movement, reserve and
+# re-check (a delivery order also assesses the shipping locations).
+ORDER_BUDGET = {"pickup": (10, 7), "ship": (11, 9)}
+
+
 @pytest.mark.parametrize("delivery", ["pickup", "ship"])
-def test_placing_an_order_costs_at_most_twelve_statements(counted_world, delivery):
+def test_placing_an_order_statement_budget(counted_world, delivery):
     from tests.inventory.factories import BUYER, put
 
     put("SHOE-1", "DL-HM", 50)
@@ -102,10 +109,17 @@ def test_placing_an_order_costs_at_most_twelve_statements(counted_world, deliver
         }
     )
     body = {"lines": [{"sku": "SHOE-1", "quantity": 2}], "delivery": where}
-    r, seen = _statements(counted_world, lambda: client.post("/api/v1/orders", json=body, headers=auth))
-    assert r.status_code == 201, r.json
-    print(f"SQL_COUNT order placement ({delivery})={len(seen)}")
-    assert len(seen) <= 12, "\n".join(seen)
+    counts = []
+    for _ in range(2):
+        r, seen = _statements(counted_world, lambda: client.post("/api/v1/orders", json=body, headers=auth))
+        assert r.status_code == 201, r.json
+        counts.append(seen)
+    print(f"SQL_COUNT order placement ({delivery}, first)={len(counts[0])}")
+    print(f"SQL_COUNT order placement ({delivery})={len(counts[1])}")  # read by make bench
+    first, then = ORDER_BUDGET[delivery]
+    assert len(counts[0]) <= first, "\n".join(counts[0])
+    assert len(counts[1]) <= then, "\n".join(counts[1])
+    assert not [s for s in counts[1] if "FROM user_account" in s or "FROM variant" in s]
 
 
 def test_counter_sale_statements(counted_world):
