@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from config import ConfigError, load_settings
 from shop.aid.models import AidEntry
 from shop.core.db import db, replica_engine, reporting
 from tests.aid.conftest import CODE, YEAR
@@ -203,3 +204,21 @@ def test_reads_of_a_requests_own_writes_stay_on_the_primary(
 
 def _count(source: str) -> int:
     return db.session.scalar(select(func.count()).where(AidEntry.source == source))
+
+
+def test_a_replica_is_for_postgresql_only():
+    with pytest.raises(ConfigError, match="DATABASE_REPLICA_URL"):
+        load_settings({"DATABASE_URL": "sqlite:///shop.db", "DATABASE_REPLICA_URL": "postgresql://r/shop"})
+    settings = load_settings(
+        {
+            "SHOP_PROFILE": "test",
+            "DATABASE_URL": "postgresql://p/shop",
+            "DATABASE_REPLICA_URL": "postgresql://r/shop",
+        }
+    )
+    assert settings.DATABASE_REPLICA_URL == "postgresql+psycopg://r/shop"
+
+
+def test_on_the_embedded_default_reports_read_the_one_database(sqlite_app):
+    with reporting() as engine:
+        assert engine is db.engine and replica_engine() is None
