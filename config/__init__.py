@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     REDIS_URL: str = ""
     CELERY_BROKER_URL: str = ""
     DB_POOL_SIZE: int = Field(default=5, ge=1, le=100)
+    # A PostgreSQL streaming replica (hot standby) of DATABASE_URL that exports, the aid totals and the
+    # dashboards read from (shop.core.db.reporting). Empty: they read from the primary, as they do while
+    # the replica does not answer. Writes and reads that must see the request's own writes never go there.
+    DATABASE_REPLICA_URL: str = ""
 
     # Shop behaviour.
     RESERVATION_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
@@ -218,6 +222,16 @@ class Settings(BaseSettings):
         if self.DATABASE_URL.startswith("postgresql://"):
             # psycopg 3 is the driver; accept the plain URL people copy from their provider.
             self.DATABASE_URL = "postgresql+psycopg://" + self.DATABASE_URL.removeprefix("postgresql://")
+        if self.DATABASE_REPLICA_URL:
+            if self.DATABASE_REPLICA_URL.startswith("postgresql://"):
+                self.DATABASE_REPLICA_URL = "postgresql+psycopg://" + self.DATABASE_REPLICA_URL.removeprefix(
+                    "postgresql://"
+                )
+            if self.is_sqlite or not self.DATABASE_REPLICA_URL.startswith("postgresql"):
+                raise ConfigError(
+                    "DATABASE_REPLICA_URL is a PostgreSQL streaming replica of a PostgreSQL DATABASE_URL; "
+                    "unset it on SQLite (reports then read the one database)"
+                )
         if not self.CELERY_BROKER_URL:
             if self.REDIS_URL:
                 self.CELERY_BROKER_URL = self.REDIS_URL
@@ -297,6 +311,17 @@ class Settings(BaseSettings):
             except (OSError, secret_key.SecretKeyFileError) as exc:
                 raise ConfigError(f"no SECRET_KEY and none could be kept in DATA_DIR: {exc}") from exc
         return self.SECRET_KEY
+
+    def replica_engine_options(self) -> dict[str, Any]:
+        """Engine options for ``DATABASE_REPLICA_URL``: a short connect timeout (a replica that is down
+        sends reports to the primary, quickly), and read-only transactions even if the URL names a
+        primary by mistake."""
+        return {
+            "pool_pre_ping": True,
+            "pool_size": self.DB_POOL_SIZE,
+            "max_overflow": self.DB_POOL_SIZE,
+            "connect_args": {"connect_timeout": 2, "options": "-c default_transaction_read_only=on"},
+        }
 
     def flask_config(self) -> dict[str, Any]:
         """Return the Flask/extension settings derived from this configuration."""

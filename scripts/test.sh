@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
+bash scripts/replica.sh  # a streaming replica on :5433, for the tests of reports read from a replica
 bash scripts/browser.sh
 
 export TEST_PG_ADMIN_URL=${TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+export TEST_PG_REPLICA_URL=${TEST_PG_REPLICA_URL:-postgresql://postgres@127.0.0.1:${TEST_PG_REPLICA_PORT:-5433}/postgres}
 
 .venv/bin/pybabel compile -d shop/translations >/dev/null  # catalogues are built, not committed
 

@@ -49,7 +49,7 @@ from shop.catalog import views as catalog_views
 from shop.core import clock, web
 from shop.core.api import api, init_api
 from shop.core.celery_app import celery_init_app
-from shop.core.db import configure_engine, db
+from shop.core.db import configure_engine, db, init_replica
 from shop.core.errors import register_error_handlers
 from shop.core.inputs import init_guard
 from shop.core.limits import limiter
@@ -106,6 +106,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    init_replica(app, settings.DATABASE_REPLICA_URL, settings.replica_engine_options())
 
     Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 

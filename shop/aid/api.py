@@ -48,7 +48,7 @@ from shop.aid.schemas import (
     platform_dict,
     programme_dict,
 )
-from shop.core.db import atomic
+from shop.core.db import atomic, reporting
 from shop.core.idempotency import idempotent
 from shop.core.inputs import accepts_upload
 
@@ -140,7 +140,8 @@ def totals(args: dict, code: str):
     """
     prog = programmes.get_programme(code)
     rng = reports.resolve_range(prog, args["start"], args["end"])
-    return reports.programme_totals(prog, rng)
+    with reporting():
+        return reports.programme_totals(prog, rng)
 
 
 @blp.route("/programmes/<code>/export")
@@ -150,12 +151,15 @@ def totals(args: dict, code: str):
 def export(args: dict, code: str):
     """Download the ledger for a date range as CSV or XLSX with Chinese headers (officers)."""
     prog = programmes.get_programme(code)
-    req = exports.plan_export(prog, fmt=args["format"], start=args["start"], end=args["end"])
-    return export_response(req)
+    with reporting():
+        req = exports.plan_export(prog, fmt=args["format"], start=args["start"], end=args["end"])
+        return export_response(req)
 
 
 def export_response(req: exports.ExportRequest) -> Response:
-    """Stream a CSV, or send an XLSX built in a temporary file (shared with the dashboard's button)."""
+    """Stream a CSV, or send an XLSX built in a temporary file (shared with the dashboard's button).
+
+    Called inside ``reporting()``: the rows come from the replica when there is one."""
     if req.format == "csv":
         resp = Response(exports.csv_stream(req), mimetype="text/csv")
         resp.headers["Content-Disposition"] = f'attachment; filename="{req.filename}"'
@@ -178,7 +182,8 @@ def work_units(args: dict, code: str):
     """Registered work units and their direct purchases in the range, biggest first (officers)."""
     prog = programmes.get_programme(code)
     rng = reports.resolve_range(prog, args["start"], args["end"])
-    items, total = reports.work_unit_totals(prog, rng, page=args["page"], per_page=args["per_page"])
+    with reporting():
+        items, total = reports.work_unit_totals(prog, rng, page=args["page"], per_page=args["per_page"])
     return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 

@@ -26,7 +26,7 @@ from shop.aid.errors import ExportTooLarge
 from shop.aid.models import AidEntry, AidProgramme, AidRollup, PartnerPlatform
 from shop.aid.reports import CHANNEL_NAMES, DateRange, programme_totals, resolve_range
 from shop.catalog.models import Category, Location, Producer, Product, Variant
-from shop.core.db import db
+from shop.core.db import db, read_engine
 from shop.core.exports import safe_row
 
 MAX_DAYS = 366
@@ -172,9 +172,9 @@ def csv_stream(req: ExportRequest) -> Iterator[str]:
 
     The body is produced after the view has returned, outside the request's session, so it reads the
     ledger on its own pooled connection (no app context needed) and gives it back when done or when
-    the client goes away.
+    the client goes away: on the replica when planned inside ``reporting()`` (``read_engine``).
     """
-    engine = db.engine
+    engine = read_engine()
     plain = ExportRequest(_Ref(req.programme.id, req.programme.code), req.range, req.format, req.rows)
 
     def body() -> Iterator[str]:

@@ -23,7 +23,7 @@ from shop.aid.schemas import charity_dict, offshop_dict
 from shop.aid.services import current_programme
 from shop.catalog.models import Location, Producer, Product, Variant
 from shop.core import clock
-from shop.core.db import atomic, db
+from shop.core.db import atomic, db, reporting
 from shop.core.errors import NotFound, ShopError
 from shop.core.inputs import accepts_upload
 from shop.producers.households import public_household_totals
@@ -122,7 +122,8 @@ def progress():
 def dashboard():
     prog = _programme()
     rng = _range(prog)
-    totals = reports.programme_totals(prog, rng)
+    with reporting():
+        totals = reports.programme_totals(prog, rng)
     charts = {
         "month": columns(totals["by_month"]),
         "channel": hbars(totals["by_channel"]),
@@ -169,8 +170,9 @@ def export():
     fmt = request.args.get("format", "csv")
     if fmt not in exports.FORMATS:
         raise ShopError(_("Choose CSV or XLSX."))
-    req = exports.plan_export(prog, fmt=fmt, start=_date_arg("from"), end=_date_arg("to"))
-    return export_response(req)
+    with reporting():
+        req = exports.plan_export(prog, fmt=fmt, start=_date_arg("from"), end=_date_arg("to"))
+        return export_response(req)
 
 
 @bp.get("/work-units")
@@ -179,7 +181,8 @@ def work_units():
     prog = _programme()
     rng = _range(prog)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    items, total = reports.work_unit_totals(prog, rng, page=page, per_page=50)
+    with reporting():
+        items, total = reports.work_unit_totals(prog, rng, page=page, per_page=50)
     return render_template(
         "aid/work_units.html",
         programme=prog,

@@ -1,19 +1,31 @@
-"""Database handle, the unit of work and engine tuning for PostgreSQL and SQLite.
+"""Database handle, the unit of work, report reads on a replica and engine tuning for PostgreSQL and SQLite.
 
 One use case = one ``atomic()`` block. Services only flush; the outermost ``atomic()`` commits and then
 runs the after-commit hooks (the outbox relay uses them), so nothing leaves the process before the
 commit that justifies it.
+
+Report code (exports, the aid totals and dashboards) reads inside ``reporting()``: there ``db.session``
+reads from the streaming replica ``DATABASE_REPLICA_URL`` when one is configured and answers, and from
+the primary otherwise (no replica, the replica down, inside a unit of work, or after this session has
+committed a write, whose result a replica may not have replayed yet).
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from flask_sqlalchemy.session import Session
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from shop.core import clock
@@ -32,11 +44,30 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+log = logging.getLogger(__name__)
 
 # True while an atomic() block is open on this thread/task: SQLite then starts BEGIN IMMEDIATE.
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", default=False)
+# The replica's engine while a reporting() block reads from it.
+_reporting: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("shop_reporting", default=None)
 _AFTER_COMMIT = "shop_after_commit"
+_WROTE = "shop_wrote"  # session.info: this session committed a write (its reads stay on the primary)
+REPLICA_RETRY_SECONDS = 30.0  # after the replica failed, reports use the primary this long
+
+
+class ShopSession(Session):
+    """``db.session``: reads go to the replica inside ``reporting()``, everything else to the primary."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):
+        if bind is None:
+            replica = _reporting.get()
+            # Not while writing, nor once this session has written: it must read its own writes.
+            if replica is not None and not _writing.get() and not self.info.get(_WROTE):
+                return replica
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": ShopSession})
 
 
 # The current instant in UTC, what every stored time is: the shop's clock (``clock.now``) under the name
@@ -85,6 +116,7 @@ def atomic() -> Iterator[None]:
         raise
     finally:
         _writing.reset(token)
+    session.info[_WROTE] = True
     hooks = session.info.pop(_AFTER_COMMIT, [])
     for hook in hooks:
         hook()
@@ -101,6 +133,86 @@ def after_commit(hook: Callable[[], None]) -> None:
 
 def in_unit_of_work() -> bool:
     return _writing.get()
+
+
+class _Replica:
+    """The replica's engine and whether it answered lately (one per app)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.down_until = 0.0
+        self.lock = threading.Lock()
+
+    def usable(self) -> bool:
+        if time.monotonic() < self.down_until:
+            return False
+        try:
+            with self.engine.connect():  # pool_pre_ping: a dead pooled connection is replaced or fails here
+                pass
+        except OperationalError as exc:
+            self.failed(exc)
+            return False
+        return True
+
+    def failed(self, exc: BaseException) -> None:
+        with self.lock:
+            was_up = time.monotonic() >= self.down_until
+            self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        if was_up:
+            log.warning(
+                "reporting replica unusable, reports read from the primary for %.0f s: %s",
+                REPLICA_RETRY_SECONDS,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+
+
+def init_replica(app: Flask, url: str, options: dict[str, Any]) -> None:
+    """Make the replica's engine (``DATABASE_REPLICA_URL``); nothing connects until a report reads."""
+    if url:
+        app.extensions["shop_replica"] = _Replica(create_engine(url, **options))
+
+
+def replica_engine() -> Engine | None:
+    """The configured replica's engine, or None (for tests and tools that look at the replica itself)."""
+    state = current_app.extensions.get("shop_replica")
+    return state.engine if state is not None else None
+
+
+@contextmanager
+def reporting() -> Iterator[Engine]:
+    """Read for a report: inside the block ``db.session`` reads from the replica, and the block yields
+    the engine it reads from (for a body streamed after the request, which opens its own connection).
+
+    The replica is used only when ``DATABASE_REPLICA_URL`` is set and it answers now, outside a unit
+    of work, and when this session has not committed a write: a read that must see what this request
+    wrote stays on the primary. Otherwise, and on SQLite, the block reads from the primary. A replica
+    lags the primary by its replay delay (normally well under a second): use this only for reports
+    that may, and never cache what is read here where primary readers would take it for fresh.
+    Nested blocks read where the outer one does.
+    """
+    current = _reporting.get()
+    if current is not None:
+        yield current
+        return
+    state: _Replica | None = current_app.extensions.get("shop_replica")
+    if state is None or _writing.get() or db.session().info.get(_WROTE) or not state.usable():
+        yield db.engine
+        return
+    token = _reporting.set(state.engine)
+    try:
+        yield state.engine
+    except OperationalError as exc:
+        state.failed(exc)  # the next report goes to the primary instead of failing again
+        raise
+    finally:
+        _reporting.reset(token)
+
+
+def read_engine() -> Engine:
+    """The engine ``db.session`` reads from here: the replica inside a ``reporting()`` block that uses
+    it, else the primary."""
+    replica = _reporting.get()
+    return replica if replica is not None and not db.session().info.get(_WROTE) else db.engine
 
 
 def configure_engine(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from shop.accounts import sessions
 from shop.accounts.auth import require_staff_page
 from shop.core import clock
 from shop.core.api import page_of
-from shop.core.db import atomic, db
+from shop.core.db import atomic, db, reporting
 from shop.core.errors import NotFound, ShopError
 from shop.orders.models import Order
 from shop.payments.queries import counted_payment
@@ -343,11 +343,12 @@ def staff_quotas():
 def staff_quotas_export():
     year = max(2000, min(request.args.get("year", clock.today().year, type=int) or clock.today().year, 2100))
     sort = request.args.get("sort", "progress")
-    rows = quotas.all_units(
-        year=year,
-        sort=sort if sort in quotas.SORTS else "progress",
-        descending=request.args.get("order") == "desc",
-    )
+    with reporting():  # a report: read on the replica when there is one (shop.core.db)
+        rows = quotas.all_units(
+            year=year,
+            sort=sort if sort in quotas.SORTS else "progress",
+            descending=request.args.get("order") == "desc",
+        )
     return send_file(
         quotas.export_xlsx(rows, year=year),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
