@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as _FlaskSession
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from shop.core import clock
@@ -32,7 +33,51 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+class _Held:
+    """The connection a ``one_connection()`` block keeps (checked out at its first use)."""
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("shop_held_connection", default=None)
+
+
+class Session(_FlaskSession):
+    """Flask-SQLAlchemy's session, bound to the held connection inside ``one_connection()``."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        held = _held.get()
+        if bind is not None or held is None:
+            return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if held.connection is None or held.connection.closed:
+            # One checkout, so one pre-ping (``pool_pre_ping``), for the whole block. A connection that
+            # breaks later (the database restarted) is invalidated on the error and reconnects, through
+            # the pool and its pre-ping, on its next use.
+            held.connection = super().get_bind(mapper=mapper, clause=clause, **kwargs).connect()
+        return held.connection
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Keep one database connection for every transaction of the block (a Celery task).
+
+    Each unit of work otherwise takes a connection from the pool and gives it back at its commit, and
+    each checkout costs a pre-ping round trip: a task that commits its step and then marks the next outbox
+    message sent would pay two. Nested blocks (a task run inline from another) keep their own.
+    """
+    held = _Held()
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if held.connection is not None:
+            held.connection.close()
+
 
 # True while an atomic() block is open on this thread/task: SQLite then starts BEGIN IMMEDIATE.
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", default=False)
