@@ -19,7 +19,7 @@ from kombu.transport import redis as kombu_redis
 
 from config.celery import TASK_RETRY, celery_config
 from shop.core import outbox
-from shop.core.db import db, in_unit_of_work
+from shop.core.db import db, in_unit_of_work, one_connection
 from shop.core.heartbeat import Heartbeat
 from shop.core.logging import request_id_var
 
@@ -89,18 +89,28 @@ def celery_init_app(app: Flask) -> Celery:
         retry_jitter = TASK_RETRY["retry_jitter"]
         max_retries = TASK_RETRY["max_retries"]
 
+        # A task whose work is one transaction that calls ``outbox.complete_with_this_transaction()``
+        # (``shared_task(..., completes_in_step=True)``): its message is marked seen and completed in that
+        # transaction, not in two of its own.
+        completes_in_step = False
+
         def __call__(self, *args, **kwargs):
             rid = _header(self.request, "shop_request_id") or "-"
             outbox_id = None if self.request.is_eager else _header(self.request, "shop_outbox_id")
             token = request_id_var.set(rid)
-            with app.app_context():
+            with app.app_context(), one_connection():
                 try:
-                    if outbox_id:
-                        # Seen alive, and by which worker: the sweep does not re-send a message whose
-                        # task is running or waiting for its retry, unless that worker's heartbeat stops.
+                    if not outbox_id:
+                        return self.run(*args, **kwargs)
+                    # Seen alive, and by which worker: the sweep does not re-send a message whose task is
+                    # running or waiting for its retry, unless that worker's heartbeat stops. The worker's
+                    # heartbeat records its hostname as it takes the message (shop.core.heartbeat), so a
+                    # step that completes in its own transaction writes it again only on a retry.
+                    if not self.completes_in_step or self.request.retries:
                         _track(outbox.mark_seen, int(outbox_id), self.request.hostname)
-                    result = self.run(*args, **kwargs)
-                    if outbox_id:
+                    with outbox.running(int(outbox_id), self.request.hostname) as message:
+                        result = self.run(*args, **kwargs)
+                    if not message.completed:
                         _track(outbox.mark_completed, int(outbox_id))
                     return result
                 finally:

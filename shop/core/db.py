@@ -22,9 +22,9 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from flask_sqlalchemy.session import Session
+from flask_sqlalchemy.session import Session as _FlaskSession
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -46,6 +46,35 @@ class Base(DeclarativeBase):
 
 log = logging.getLogger(__name__)
 
+
+class _Held:
+    """The connection a ``one_connection()`` block keeps (checked out at its first use)."""
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("shop_held_connection", default=None)
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Keep one database connection for every transaction of the block (a Celery task).
+
+    Each unit of work otherwise takes a connection from the pool and gives it back at its commit, and
+    each checkout costs a pre-ping round trip: a task that commits its step and then marks the next outbox
+    message sent would pay two. Nested blocks (a task run inline from another) keep their own.
+    """
+    held = _Held()
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if held.connection is not None:
+            held.connection.close()
+
+
 # True while an atomic() block is open on this thread/task: SQLite then starts BEGIN IMMEDIATE.
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", default=False)
 # The replica's engine while a reporting() block reads from it.
@@ -55,16 +84,26 @@ _WROTE = "shop_wrote"  # session.info: this session committed a write (its reads
 REPLICA_RETRY_SECONDS = 30.0  # after the replica failed, reports use the primary this long
 
 
-class ShopSession(Session):
-    """``db.session``: reads go to the replica inside ``reporting()``, everything else to the primary."""
+class ShopSession(_FlaskSession):
+    """``db.session``: reads go to the replica inside ``reporting()``; inside ``one_connection()`` to the
+    connection the block holds; everything else to the primary through the pool."""
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):
-        if bind is None:
-            replica = _reporting.get()
-            # Not while writing, nor once this session has written: it must read its own writes.
-            if replica is not None and not _writing.get() and not self.info.get(_WROTE):
-                return replica
-        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if bind is not None:
+            return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        replica = _reporting.get()
+        # Not while writing, nor once this session has written: it must read its own writes.
+        if replica is not None and not _writing.get() and not self.info.get(_WROTE):
+            return replica
+        held = _held.get()
+        if held is None:
+            return super().get_bind(mapper=mapper, clause=clause, **kwargs)
+        if held.connection is None or held.connection.closed:
+            # One checkout, so one pre-ping (``pool_pre_ping``), for the whole block. A connection that
+            # breaks later (the database restarted) is invalidated on the error and reconnects, through
+            # the pool and its pre-ping, on its next use.
+            held.connection = super().get_bind(mapper=mapper, clause=clause, **kwargs).connect()
+        return held.connection
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": ShopSession})

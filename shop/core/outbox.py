@@ -24,8 +24,11 @@ own ``apply`` right after commit, for tests and tools that have no worker runnin
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
@@ -52,9 +55,18 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
     msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
     db.session.add(msg)
     db.session.flush()
-    msg_id = msg.id
-    after_commit(lambda: relay([msg_id], from_hook=True))
+    # Publish from what was just written: reading the row again after the commit would cost a read
+    # transaction (and a pool checkout) per message.
+    outgoing = _Outgoing(msg.id, task, payload, queue, msg.request_id)
+    after_commit(lambda: _relay_written(outgoing))
     return msg
+
+
+def _relay_written(msg: _Outgoing) -> None:
+    """After-commit hook of ``enqueue``: publish the message just committed and mark it sent."""
+    if _paused():
+        return  # the broker failed moments ago: leave the row to the sweep, answer the buyer now
+    _deliver([msg])
 
 
 def _settings():
@@ -122,6 +134,10 @@ def _send(messages: list[OutboxMessage], *, forget_holder: bool = False) -> int:
     # per message.
     outgoing = [_Outgoing(m.id, m.task, m.payload, m.queue, m.request_id) for m in messages]
     db.session.rollback()
+    return _deliver(outgoing, forget_holder=forget_holder)
+
+
+def _deliver(outgoing: list[_Outgoing], *, forget_holder: bool = False) -> int:
     sent = 0
     for msg in outgoing:
         try:
@@ -265,6 +281,54 @@ def mark_seen(message_id: int, worker: str | None = None) -> None:
             .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
             .values(seen_at=utcnow(), seen_by=(worker or None) and worker[:200])
         )
+
+
+@dataclass
+class Running:
+    """The outbox message whose task runs in this process now (set by the task base class)."""
+
+    id: int
+    worker: str | None
+    completed: bool = False  # its completion committed with the task's own transaction
+
+
+_running: contextvars.ContextVar[Running | None] = contextvars.ContextVar("shop_outbox_running", default=None)
+
+
+@contextmanager
+def running(message_id: int, worker: str | None = None) -> Iterator[Running]:
+    """Run a task that was sent as outbox message ``message_id`` (the task base class wraps tasks in it)."""
+    current = Running(message_id, worker)
+    token = _running.set(current)
+    try:
+        yield current
+    finally:
+        _running.reset(token)
+
+
+def complete_with_this_transaction() -> None:
+    """Mark the running task's message seen and completed in the current unit of work.
+
+    For a task whose work is one transaction: its completion then commits, or rolls back, with that work,
+    so a crash between the two cannot leave work done and the message open (or the reverse), and the task
+    base class writes neither ``mark_seen`` nor ``mark_completed`` in transactions of their own. Call it
+    last in the block: the row stays locked only until the commit. Outside a task sent through the
+    outbox (inline delivery, a test calling the step) it does nothing.
+    """
+    current = _running.get()
+    if current is None:
+        return
+    now = utcnow()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == current.id, OutboxMessage.completed_at.is_(None))
+        .values(completed_at=now, seen_at=now, seen_by=(current.worker or None) and current.worker[:200])
+    )
+
+    def _committed() -> None:
+        current.completed = True
+
+    after_commit(_committed)
 
 
 def mark_completed(message_id: int) -> None:

@@ -22,6 +22,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
@@ -77,16 +78,19 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
     if order.status != "paid" or order.reservation_state != "held":
         return f"skipped: order is {order.status}, reservation {order.reservation_state}"
     location = order.location
-    todo = []
-    for line in order.lines:
-        qty = line.quantity - line.refunded_quantity
-        if qty > 0:
-            variant = db.session.get(Variant, line.variant_id)
-            todo.append((stock.level_id(variant.id, location.id), variant, qty))
-    todo.sort(key=lambda t: t[0])
+    wanted = [
+        (line.variant_id, line.quantity - line.refunded_quantity)
+        for line in order.lines
+        if line.quantity - line.refunded_quantity > 0
+    ]
+    # The lines' variants and stock levels in one statement each, not one (or two) per line.
+    ids = sorted({variant_id for variant_id, _ in wanted})
+    variants = {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(ids)))}
+    levels = stock.level_ids(ids, location.id)
+    todo = sorted(((levels[vid], variants[vid], qty) for vid, qty in wanted), key=lambda t: t[0])
     try:
         with db.session.begin_nested():
-            for _lvl, variant, qty in todo:
+            for lvl, variant, qty in todo:
                 stock.take_stock(
                     variant,
                     location,
@@ -96,15 +100,14 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
                     on=clock.local_day(now),
                     reason="online order",
                     reference=order.reference_key,
+                    level=lvl,
                 )
     except InsufficientStock as err:
         note = f"cannot be fulfilled at {location.code}: {err.detail}"
         if note not in order.attention_note:
             orders.flag(order, note + " (refund it, or receive fresh stock and retry fulfilment)")
         return f"short: {err.detail}"
-    advance(order, "fulfilling", reason="stock picked from lots")
-    order.reservation_state = "consumed"
-    db.session.flush()
+    advance(order, "fulfilling", reason="stock picked from lots", reservation_state="consumed")
     enqueue("shop.fulfilment.prepare_handover", {"order_id": order.id}, queue="fulfilment")
     _step_delay()
     return "picked"
@@ -208,7 +211,8 @@ def _tell_buyer(order: Order, kind: str, *, ref: object = "", **facts: str) -> N
         kind=f"order_{kind}",
         subject=f"{zh.split('，')[0].split('：')[0]} · {order.number}"[:200],
         body=f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
-        user=db.session.get(User, order.user_id),
+        # Its id and email are what a notice needs: not the locations a staff account would load with it.
+        user=db.session.get(User, order.user_id, options=[lazyload(User.locations)]),
     )
 
 

@@ -102,6 +102,22 @@ def _lot_id(variant_id: int, location_id: int, code: str, harvested_on, best_bef
     )
 
 
+def level_ids(variant_ids: list[int], location_id: int) -> dict[int, int]:
+    """``level_id`` for several variants at one location: variant id -> stock level id, in one statement
+    when every level exists."""
+    found = dict(
+        db.session.execute(
+            select(StockLevel.variant_id, StockLevel.id).where(
+                StockLevel.location_id == location_id, StockLevel.variant_id.in_(variant_ids)
+            )
+        ).all()
+    )
+    for variant_id in variant_ids:
+        if variant_id not in found:
+            found[variant_id] = level_id(variant_id, location_id)
+    return found
+
+
 def _record(
     kind: str,
     *,
@@ -251,6 +267,7 @@ def take_stock(
     reason: str = "",
     note: str = "",
     reference: str = "",
+    level: int | None = None,
 ) -> list[Take]:
     """Remove ``quantity`` units from ``location``'s lots, first-expiry-first; expired lots are skipped.
 
@@ -258,10 +275,11 @@ def take_stock(
     on hand and reserved both drop. Otherwise only unreserved stock can be taken. With
     ``include_expired`` (write-offs) expired lots are taken too, and first. Raises InsufficientStock, or
     LotExpired when only expired units would cover it; the caller's transaction then changes nothing.
+    ``level`` is the stock level's id when the caller looked it up already (``level_id``).
     """
     _positive(quantity)
     day = None if include_expired else (on or clock.today())
-    lvl = level_id(variant.id, location.id)
+    lvl = level if level is not None else level_id(variant.id, location.id)
     # The conditional update both checks and locks the level row: concurrent takers of the same SKU at
     # the same location queue here, so the lot reads below see every earlier taker's committed result.
     if from_reserved:
@@ -323,9 +341,19 @@ def take_stock(
             note=note,
             reference=reference,
         )
-    db.session.expire_all()
+    _expire_stock_rows()
     db.session.flush()
     return takes
+
+
+def _expire_stock_rows() -> None:
+    """Expire the stock levels and lots this session holds: the SQL updates above changed their rows.
+
+    Only those: expiring everything would make the caller load its order, lines and variants again.
+    """
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, StockLevel | Lot):
+            db.session.expire(obj)
 
 
 def take_from_lot(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ClauseElement
 
 from shop.core.db import db
 from shop.orders.errors import BadTransition
@@ -65,4 +67,10 @@ def advance(order: Order, to: str, *, actor_id: int | None = None, reason: str =
         OrderStatusChange(order_id=order.id, from_status=frm, to_status=to, actor_id=actor_id, reason=reason)
     )
     db.session.flush()
-    db.session.refresh(order)
+    # The row now holds what the UPDATE wrote: set it on the loaded order as its loaded state instead of
+    # reading the order (and its lines) again. A value that is an SQL expression is read on next access.
+    for name, value in {"status": to, **values}.items():
+        if isinstance(value, ClauseElement):
+            db.session.expire(order, [name])
+        else:
+            set_committed_value(order, name, value)
