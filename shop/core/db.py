@@ -37,6 +37,7 @@ db = SQLAlchemy(model_class=Base)
 # True while an atomic() block is open on this thread/task: SQLite then starts BEGIN IMMEDIATE.
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", default=False)
 _AFTER_COMMIT = "shop_after_commit"
+AFTER_COMMIT_HOOKS = _AFTER_COMMIT  # the session.info key of the hooks waiting for the commit
 
 
 # The current instant in UTC, what every stored time is: the shop's clock (``clock.now``) under the name

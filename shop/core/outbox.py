@@ -32,15 +32,17 @@ from datetime import UTC, timedelta
 import redis
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from config.celery import QUEUES
-from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
+from shop.core.db import AFTER_COMMIT_HOOKS, after_commit, atomic, db, in_unit_of_work, utcnow
 from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, PeriodicRun, TaskFailure, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
 _PAUSE_KEY = "shop.outbox.paused_until"
+_RELAY_HOOK = "shop.outbox.relay_hook"
 
 
 def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessage:
@@ -50,11 +52,35 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
     msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
+    # Written with the unit of work's next flush, together with its other messages (one INSERT), and
+    # relayed with them after commit (one read of the rows).
     db.session.add(msg)
-    db.session.flush()
-    msg_id = msg.id
-    after_commit(lambda: relay([msg_id], from_hook=True))
+    _relay_after_commit().messages.append(msg)
     return msg
+
+
+class _RelayAfterCommit:
+    """The after-commit relay of every message one unit of work enqueued."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+
+    def __call__(self) -> None:
+        # The ids from the identity map: the commit expired the rows, reading them would cost a SELECT.
+        ids = [key[0] for key in (sa_inspect(m).identity for m in self.messages) if key]
+        if ids:
+            relay(ids, from_hook=True)
+
+
+def _relay_after_commit() -> _RelayAfterCommit:
+    """The relay hook of the current unit of work, registered with its first message."""
+    session = db.session()
+    hook = session.info.get(_RELAY_HOOK)
+    if hook is None or not any(h is hook for h in session.info.get(AFTER_COMMIT_HOOKS, ())):
+        hook = _RelayAfterCommit()
+        session.info[_RELAY_HOOK] = hook
+        after_commit(hook)
+    return hook
 
 
 def _settings():
