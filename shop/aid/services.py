@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
 from shop.aid.models import CHANNELS, ROLLUP_DIMS, AidEntry, AidProgramme, AidRollup
-from shop.catalog.models import Producer, Product, Variant
+from shop.catalog.models import AidCertificate, Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import after_commit, db, in_unit_of_work
 
@@ -66,24 +66,34 @@ def _bump_rollups(entries: list[AidEntry]) -> None:
 
 
 def _bump_sums(sums: dict[tuple, list[int]]) -> None:
-    """Add ``{rollup key: [amount, quantity, entries]}`` to the rollup rows, in key order."""
+    """Add ``{rollup key: [amount, quantity, entries]}`` to the rollup rows: one multi-row
+    ``INSERT .. VALUES .. ON CONFLICT DO UPDATE`` with the rows in key order (the order the database
+    takes their locks in), so every writer takes them in the same order."""
+    if not sums:
+        return
     table = AidRollup.__table__
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    for key in sorted(sums):
-        amount, quantity, count = sums[key]
-        stmt = insert(table).values(
-            **dict(zip(ROLLUP_DIMS, key, strict=True)), amount_fen=amount, quantity=quantity, entries=count
+    stmt = insert(table).values(
+        [
+            {
+                **dict(zip(ROLLUP_DIMS, key, strict=True)),
+                "amount_fen": sums[key][0],
+                "quantity": sums[key][1],
+                "entries": sums[key][2],
+            }
+            for key in sorted(sums)
+        ]
+    )
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(ROLLUP_DIMS),
+            set_={
+                "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
+                "quantity": table.c.quantity + stmt.excluded.quantity,
+                "entries": table.c.entries + stmt.excluded.entries,
+            },
         )
-        db.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=list(ROLLUP_DIMS),
-                set_={
-                    "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
-                    "quantity": table.c.quantity + stmt.excluded.quantity,
-                    "entries": table.c.entries + stmt.excluded.entries,
-                },
-            )
-        )
+    )
 
 
 def _existing(source: str) -> list[AidEntry]:
@@ -251,40 +261,83 @@ def record_sale(
     _check_lines(lines)
     direct_purchase = direct_purchase or channel == "work_unit"
     day = clock.local_day(occurred_at)
-    programme = programme_on(day)
+    programme_id, facts = _sale_facts({line.variant_id for line in lines}, day, producer_id)
     rows = []
     for i, line in enumerate(lines, start=1):
-        variant = db.session.get(Variant, line.variant_id)
-        if variant is None:
-            raise BadSaleLine(f"unknown variant {line.variant_id}")
-        product: Product = variant.product
-        producer = db.session.get(Producer, producer_id) if producer_id is not None else product.producer
-        if producer is None:
-            raise BadSaleLine(f"unknown producer {producer_id}")
-        cert = producer.certificate_on(day)
+        fact = facts[line.variant_id]
         rows.append(
             dict(
-                programme_id=programme.id if programme else None,
+                programme_id=programme_id,
                 source=source,
                 source_key=f"{source}:line:{i}",
                 occurred_at=occurred_at,
                 day=day,
                 channel=channel,
-                category_id=product.category_id,
-                product_id=product.id,
-                variant_id=variant.id,
-                producer_id=producer.id,
-                township=producer.township,
+                category_id=fact.category_id,
+                product_id=fact.product_id,
+                variant_id=line.variant_id,
+                producer_id=fact.producer_id,
+                township=fact.township,
                 location_id=line.location_id,
                 quantity=line.quantity,
                 amount_fen=line.amount_fen,
-                qualifying=cert is not None,
-                certificate_number=cert.number if cert else None,
+                qualifying=fact.certificate_number is not None,
+                certificate_number=fact.certificate_number,
                 direct_purchase=direct_purchase,
                 buyer_id=buyer_id,
             )
         )
     return _append(source, rows)
+
+
+def _sale_facts(variant_ids: set[int], day: date, producer_id: int | None) -> tuple[int | None, dict]:
+    """What the ledger needs of each sold variant on ``day``, in one query: its product, category and
+    producer (``producer_id`` instead of the product's own when given), the producer's township, the
+    number of the producer's certificate valid that day (the earliest-starting one, None when there is
+    none), and the programme of the day. Raises BadSaleLine for an unknown variant or producer."""
+    if not variant_ids:
+        return None, {}
+    cert = (
+        select(AidCertificate.number)
+        .where(
+            AidCertificate.producer_id == Producer.id,
+            AidCertificate.valid_from <= day,
+            AidCertificate.valid_until >= day,
+            AidCertificate.revoked.is_(False),
+        )
+        .order_by(AidCertificate.valid_from, AidCertificate.id)
+        .limit(1)
+        .correlate(Producer)
+        .scalar_subquery()
+    )
+    programme = (
+        select(AidProgramme.id)
+        .where(AidProgramme.starts_on <= day, AidProgramme.ends_on >= day)
+        .order_by(AidProgramme.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    credited = Product.producer_id if producer_id is None else producer_id
+    rows = db.session.execute(
+        select(
+            Variant.id.label("variant_id"),
+            Product.id.label("product_id"),
+            Product.category_id,
+            Producer.id.label("producer_id"),
+            Producer.township,
+            cert.label("certificate_number"),
+            programme.label("programme_id"),
+        )
+        .join(Product, Product.id == Variant.product_id)
+        .join(Producer, Producer.id == credited)
+        .where(Variant.id.in_(sorted(variant_ids)))
+    ).all()
+    facts = {row.variant_id: row for row in rows}
+    for variant_id in sorted(variant_ids - facts.keys()):
+        if db.session.get(Variant, variant_id) is None:
+            raise BadSaleLine(f"unknown variant {variant_id}")
+        raise BadSaleLine(f"unknown producer {producer_id}")
+    return (rows[0].programme_id if rows else None), facts
 
 
 def _remaining(originals: list[AidEntry]) -> dict[int, tuple[int, int]]:

@@ -80,6 +80,7 @@ _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writing", 
 # The replica's engine while a reporting() block reads from it.
 _reporting: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("shop_reporting", default=None)
 _AFTER_COMMIT = "shop_after_commit"
+AFTER_COMMIT_HOOKS = _AFTER_COMMIT  # the session.info key of the hooks waiting for the commit
 _WROTE = "shop_wrote"  # session.info: this session committed a write (its reads stay on the primary)
 REPLICA_RETRY_SECONDS = 30.0  # after the replica failed, reports use the primary this long
 

@@ -35,15 +35,17 @@ from datetime import UTC, timedelta
 import redis
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from config.celery import QUEUES
-from shop.core.db import after_commit, atomic, db, in_unit_of_work, utcnow
+from shop.core.db import AFTER_COMMIT_HOOKS, after_commit, atomic, db, in_unit_of_work, utcnow
 from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, PeriodicRun, TaskFailure, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
 _PAUSE_KEY = "shop.outbox.paused_until"
+_RELAY_HOOK = "shop.outbox.relay_hook"
 
 
 def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessage:
@@ -53,20 +55,46 @@ def enqueue(task: str, payload: dict, *, queue: str = "default") -> OutboxMessag
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
     msg = OutboxMessage(task=task, payload=payload, queue=queue, request_id=current_request_id())
+    # Written with the unit of work's next flush, together with its other messages (one INSERT), and
+    # relayed with them after commit without reading the rows again.
     db.session.add(msg)
-    db.session.flush()
-    # Publish from what was just written: reading the row again after the commit would cost a read
-    # transaction (and a pool checkout) per message.
-    outgoing = _Outgoing(msg.id, task, payload, queue, msg.request_id)
-    after_commit(lambda: _relay_written(outgoing))
+    _relay_after_commit().messages.append((msg, task, payload, queue, msg.request_id))
     return msg
 
 
-def _relay_written(msg: _Outgoing) -> None:
-    """After-commit hook of ``enqueue``: publish the message just committed and mark it sent."""
-    if _paused():
-        return  # the broker failed moments ago: leave the row to the sweep, answer the buyer now
-    _deliver([msg])
+class _RelayAfterCommit:
+    """The after-commit relay of every message one unit of work enqueued.
+
+    It publishes from what was written: the ids come from the identity map and the rest from the
+    messages themselves, so relaying costs no read of the rows (the commit expired them), only the
+    marking of each as sent.
+    """
+
+    def __init__(self) -> None:
+        # Each message with what publishing it needs, kept as enqueue() was given it.
+        self.messages: list[tuple[OutboxMessage, str, dict, str, str | None]] = []
+
+    def __call__(self) -> None:
+        if _paused():
+            return  # the broker failed moments ago: leave the rows to the sweep, answer the buyer now
+        outgoing = []
+        for msg, task, payload, queue, request_id in self.messages:
+            key = sa_inspect(msg).identity  # the id without a SELECT: the commit expired the row
+            if key:
+                outgoing.append(_Outgoing(key[0], task, payload, queue, request_id))
+        if outgoing:
+            _deliver(outgoing)
+
+
+def _relay_after_commit() -> _RelayAfterCommit:
+    """The relay hook of the current unit of work, registered with its first message."""
+    session = db.session()
+    hook = session.info.get(_RELAY_HOOK)
+    if hook is None or not any(h is hook for h in session.info.get(AFTER_COMMIT_HOOKS, ())):
+        hook = _RelayAfterCommit()
+        session.info[_RELAY_HOOK] = hook
+        after_commit(hook)
+    return hook
 
 
 def _settings():
@@ -106,11 +134,8 @@ def relay(
     *,
     older_than_seconds: int | None = None,
     limit: int = 500,
-    from_hook: bool = False,
 ) -> int:
     """Publish unsent messages (these ``ids``, or those older than the threshold); return how many."""
-    if from_hook and _paused():
-        return 0  # the broker failed moments ago: leave the rows to the sweep, answer the buyer now
     stmt = (
         select(OutboxMessage)
         .where(

@@ -90,7 +90,7 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
     todo = sorted(((levels[vid], variants[vid], qty) for vid, qty in wanted), key=lambda t: t[0])
     try:
         with db.session.begin_nested():
-            for lvl, variant, qty in todo:
+            for _level, variant, qty in todo:
                 stock.take_stock(
                     variant,
                     location,
@@ -100,7 +100,6 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
                     on=clock.local_day(now),
                     reason="online order",
                     reference=order.reference_key,
-                    level=lvl,
                 )
     except InsufficientStock as err:
         note = f"cannot be fulfilled at {location.code}: {err.detail}"

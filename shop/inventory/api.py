@@ -37,9 +37,13 @@ STAFF = ("operator", "admin")
 SECURITY = [{"bearerAuth": []}]
 
 
-def _sale_body(sale, *, replayed: bool) -> dict:
-    emails = queries.actor_emails({sale.operator_id})
-    return s.sale_dict(sale, queries.sale_lots(sale), emails.get(sale.operator_id), replayed=replayed)
+def _sale_body(sale, *, replayed: bool, lots=None, user=None) -> dict:
+    """The sale as answered; a new sale passes the lots it took and its operator (no reads back)."""
+    if user is not None and user.id == sale.operator_id:
+        operator = user.email
+    else:
+        operator = queries.actor_emails({sale.operator_id}).get(sale.operator_id)
+    return s.sale_dict(sale, queries.sale_lots(sale) if lots is None else lots, operator, replayed=replayed)
 
 
 def _stock_item(location, sku: str) -> dict:
@@ -279,7 +283,8 @@ def _record_sale(location, data: dict, user) -> tuple[dict, int]:
         made_at=data.get("made_at"),
         card_code=data.get("card_code"),
     )
-    return _sale_body(result.sale, replayed=not result.created), 201 if result.created else 200
+    body = _sale_body(result.sale, replayed=not result.created, lots=result.lots, user=user)
+    return body, 201 if result.created else 200
 
 
 @blp.route("/locations/<code>/sales", methods=["POST"])

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.models import User
 from shop.aid.services import SaleLine, record_sale
 from shop.catalog.models import Location, Variant
 from shop.core import clock
 from shop.core.db import db, utcnow
-from shop.core.errors import ValidationFailed
+from shop.core.errors import ShopError, ValidationFailed
 from shop.inventory import services as stock
 from shop.inventory.errors import LocationClosed, NotASalesLocation, SaleIdReused
 from shop.inventory.models import PAYMENT_METHODS, CounterSale, CounterSaleLine
@@ -33,6 +36,8 @@ MAX_LINES = 100
 class SaleResult:
     sale: CounterSale
     created: bool  # False: this client_sale_id was already recorded and nothing changed
+    # For a new sale, the lots each variant's units came from: {variant id: [(lot, units, best-before)]}
+    lots: dict[int, list[tuple[str, int, object]]] | None = None
 
 
 def _merge(lines: list[tuple[Variant, int]]) -> OrderedDict[int, tuple[Variant, int]]:
@@ -123,51 +128,46 @@ def record_counter_sale(
         )
     _check_card_code(paid_with, card_code)
     merged = _merge(lines)
-    found = _existing(location, client_sale_id)
-    if found is not None:
-        return _replay(found, merged, paid_with)
-
-    if location.kind not in SELLING_KINDS:
-        raise NotASalesLocation(f"{location.code} is a {location.kind}, not a hall or fair booth")
     now = utcnow()
     made_at = made_at or now
-    _check_made_at(made_at, now)
-    if not location.is_active_on(clock.local_day(made_at)):
-        raise LocationClosed(
-            f"{location.code} sells only from {location.active_from or '…'} to {location.active_until or '…'}; "
-            f"the sale is dated {clock.local_day(made_at)}",
-            errors=[{"field": "made_at", "message": "the location is not open on that day"}],
-        )
-    card = None
-    if paid_with == "pickup_card":
-        card = cards.find_card(card_code or "", who=(location.code, str(actor.id if actor else 0)))
-
-    sale = CounterSale(
-        location_id=location.id,
-        client_sale_id=client_sale_id,
-        paid_with=paid_with,
-        total_fen=0,
-        operator_id=actor.id if actor else None,
-        made_at=made_at,
-        received_at=now,
-    )
-    # The sale row goes in first: a concurrent post of the same sale waits on its unique index and,
-    # once this one commits, fails there before touching any stock, then returns this sale.
     try:
-        with db.session.begin_nested():
-            db.session.add(sale)
-            db.session.flush()
-    except IntegrityError:
+        _check_can_sell(location, made_at, now)
+    except ShopError:
+        # A sale recorded earlier is returned as it was, even if it could not be recorded now.
         found = _existing(location, client_sale_id)
         if found is None:
             raise
         return _replay(found, merged, paid_with)
 
+    # The sale row goes in first (prices and total known): a concurrent post of the same sale waits on
+    # its unique index and, once this one commits, inserts nothing, before touching any stock, and then
+    # returns this sale. No savepoint, no look-up before: a replay costs the insert and one select.
+    sale = _insert_sale(
+        location_id=location.id,
+        client_sale_id=client_sale_id,
+        paid_with=paid_with,
+        total_fen=sum(variant.price_fen * qty for variant, qty in merged.values()),
+        operator_id=actor.id if actor else None,
+        made_at=made_at,
+        received_at=now,
+    )
+    if sale is None:
+        found = _existing(location, client_sale_id)
+        if found is None:  # pragma: no cover - the insert met a row, so it exists
+            raise RuntimeError(f"counter sale {client_sale_id} at {location.code} vanished")
+        return _replay(found, merged, paid_with)
+    card = None
+    if paid_with == "pickup_card":
+        card = cards.find_card(card_code or "", who=(location.code, str(actor.id if actor else 0)))
+
     day = clock.local_day(made_at)
-    ordered = sorted(merged.values(), key=lambda vq: stock.level_id(vq[0].id, location.id))
-    total = 0
+    ordered = list(merged.values())
+    if len(ordered) > 1:  # several levels: locked in ascending level id order, like every other taker
+        levels = stock.level_ids([v.id for v, _q in ordered], location.id)
+        ordered.sort(key=lambda vq: levels.get(vq[0].id, 0))
+    lots: dict[int, list[tuple[str, int, object]]] = {}
     for variant, qty in ordered:
-        stock.take_stock(
+        takes = stock.take_stock(
             variant,
             location,
             qty,
@@ -177,20 +177,52 @@ def record_counter_sale(
             reason=f"paid with {paid_with}",
             reference=sale.reference_key,
         )
-        amount = variant.price_fen * qty
-        total += amount
+        lots[variant.id] = [(t.lot_code, t.quantity, t.best_before) for t in takes]
         sale.lines.append(
             CounterSaleLine(
-                variant_id=variant.id, quantity=qty, unit_price_fen=variant.price_fen, amount_fen=amount
+                variant_id=variant.id,
+                quantity=qty,
+                unit_price_fen=variant.price_fen,
+                amount_fen=variant.price_fen * qty,
             )
         )
-    sale.total_fen = total
     db.session.flush()
     standing = None
     if card is not None:
         standing = _pay_with_card(card, sale, location, day)
     _count_for_aid(sale, location, standing)
-    return SaleResult(sale, created=True)
+    return SaleResult(sale, created=True, lots=lots)
+
+
+def _check_can_sell(location: Location, made_at: datetime, now: datetime) -> None:
+    if location.kind not in SELLING_KINDS:
+        raise NotASalesLocation(f"{location.code} is a {location.kind}, not a hall or fair booth")
+    _check_made_at(made_at, now)
+    if not location.is_active_on(clock.local_day(made_at)):
+        raise LocationClosed(
+            f"{location.code} sells only from {location.active_from or '…'} to {location.active_until or '…'}; "
+            f"the sale is dated {clock.local_day(made_at)}",
+            errors=[{"field": "made_at", "message": "the location is not open on that day"}],
+        )
+
+
+def _insert_sale(**values) -> CounterSale | None:
+    """Insert the sale row unless its (location, client_sale_id) exists; the new row, or None.
+
+    The new row has no lines yet: its collection is set empty rather than loaded."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(CounterSale)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["location_id", "client_sale_id"])
+        .returning(CounterSale)
+    )
+    sale = db.session.scalars(
+        select(CounterSale).from_statement(stmt).options(lazyload(CounterSale.lines))
+    ).first()
+    if sale is not None:
+        set_committed_value(sale, "lines", [])
+    return sale
 
 
 def _check_card_code(paid_with: str, card_code: str | None) -> None:

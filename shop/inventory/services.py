@@ -229,13 +229,13 @@ def _available(level: int, reserved: bool) -> int:
     return row.reserved if reserved else row.on_hand - row.reserved
 
 
-def _keep_reservations_sellable(variant: Variant, location: Location, level: int, day: date) -> None:
+def _keep_reservations_sellable(variant: Variant, location: Location, reserved: int, day: date) -> None:
     """Refuse to leave fewer sellable (unexpired) units than are reserved for online orders.
 
     ``on_hand - reserved`` counts expired units too, so a sale could otherwise take the last good units
-    and leave the orders waiting at this location with only expired ones. The level row is locked.
+    and leave the orders waiting at this location with only expired ones. ``reserved`` is the locked
+    level row's, as the conditional update returned it.
     """
-    reserved = db.session.scalar(select(StockLevel.reserved).where(StockLevel.id == level))
     if not reserved:
         return
     good = db.session.scalar(
@@ -254,6 +254,14 @@ def _keep_reservations_sellable(variant: Variant, location: Location, level: int
         )
 
 
+def _expire_stock_rows() -> None:
+    """Expire the levels and lots loaded in the session: the conditional updates changed them in SQL.
+    Nothing else is expired, so the caller's other objects are not loaded again."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, StockLevel | Lot):
+            db.session.expire(obj)
+
+
 def take_stock(
     variant: Variant,
     location: Location,
@@ -267,7 +275,6 @@ def take_stock(
     reason: str = "",
     note: str = "",
     reference: str = "",
-    level: int | None = None,
 ) -> list[Take]:
     """Remove ``quantity`` units from ``location``'s lots, first-expiry-first; expired lots are skipped.
 
@@ -275,21 +282,28 @@ def take_stock(
     on hand and reserved both drop. Otherwise only unreserved stock can be taken. With
     ``include_expired`` (write-offs) expired lots are taken too, and first. Raises InsufficientStock, or
     LotExpired when only expired units would cover it; the caller's transaction then changes nothing.
-    ``level`` is the stock level's id when the caller looked it up already (``level_id``).
     """
     _positive(quantity)
     day = None if include_expired else (on or clock.today())
-    lvl = level if level is not None else level_id(variant.id, location.id)
     # The conditional update both checks and locks the level row: concurrent takers of the same SKU at
     # the same location queue here, so the lot reads below see every earlier taker's committed result.
+    # It returns the locked row's reserved units for the check that reservations stay sellable.
+    here = and_(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
     if from_reserved:
-        cond = and_(StockLevel.id == lvl, StockLevel.reserved >= quantity)
+        cond = and_(here, StockLevel.reserved >= quantity)
         values = {"on_hand": StockLevel.on_hand - quantity, "reserved": StockLevel.reserved - quantity}
     else:
-        cond = and_(StockLevel.id == lvl, StockLevel.on_hand - StockLevel.reserved >= quantity)
+        cond = and_(here, StockLevel.on_hand - StockLevel.reserved >= quantity)
         values = {"on_hand": StockLevel.on_hand - quantity}
-    res = db.session.execute(update(StockLevel).where(cond).values(**values))
-    if res.rowcount != 1:
+    locked = db.session.execute(
+        update(StockLevel)
+        .where(cond)
+        .values(**values)
+        .returning(StockLevel.reserved)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if locked is None:
+        lvl = level_id(variant.id, location.id)
         raise InsufficientStock(
             f"not enough {variant.sku} at {location.code} for {quantity}: "
             f"{_available(lvl, from_reserved)} {'reserved' if from_reserved else 'available'}",
@@ -303,14 +317,17 @@ def take_stock(
             break
         n = min(lot.quantity, remaining)
         res = db.session.execute(
-            update(Lot).where(Lot.id == lot.id, Lot.quantity >= n).values(quantity=Lot.quantity - n)
+            update(Lot)
+            .where(Lot.id == lot.id, Lot.quantity >= n)
+            .values(quantity=Lot.quantity - n)
+            .execution_options(synchronize_session=False)
         )
         if res.rowcount != 1:  # pragma: no cover - the level lock above serialises takers
             continue
         takes.append(Take(lot.id, lot.code, n, lot.best_before))
         remaining -= n
     if not remaining and day is not None and not from_reserved:
-        _keep_reservations_sellable(variant, location, lvl, day)
+        _keep_reservations_sellable(variant, location, locked.reserved, day)
     if remaining:
         raise LotExpired(
             f"{variant.sku} at {location.code}: {remaining} of the {quantity} units asked for are only in "
@@ -344,16 +361,6 @@ def take_stock(
     _expire_stock_rows()
     db.session.flush()
     return takes
-
-
-def _expire_stock_rows() -> None:
-    """Expire the stock levels and lots this session holds: the SQL updates above changed their rows.
-
-    Only those: expiring everything would make the caller load its order, lines and variants again.
-    """
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, StockLevel | Lot):
-            db.session.expire(obj)
 
 
 def take_from_lot(
@@ -402,7 +409,8 @@ def take_from_lot(
     if res.rowcount != 1:
         raise InsufficientStock(f"lot {lot_code} holds fewer than {quantity}", sku=variant.sku)
     if sellable_on is not None:
-        _keep_reservations_sellable(variant, location, lvl, sellable_on)
+        reserved = db.session.scalar(select(StockLevel.reserved).where(StockLevel.id == lvl))
+        _keep_reservations_sellable(variant, location, reserved, sellable_on)
     _record(
         kind,
         variant_id=variant.id,

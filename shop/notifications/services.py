@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.core.db import atomic, db, utcnow
 from shop.core.outbox import enqueue
@@ -27,21 +29,28 @@ def notify(
     location_id: int | None = None,
     email: str = "",
 ) -> Notification:
-    """Queue a notification in the current unit of work (once per ``dedupe_key``); a task sends it."""
-    existing = db.session.scalar(select(Notification).where(Notification.dedupe_key == dedupe_key))
-    if existing is not None:
-        return existing
-    note = Notification(
-        dedupe_key=dedupe_key,
-        user_id=getattr(user, "id", None),
-        location_id=location_id,
-        email=email or getattr(user, "email", "") or "",
-        kind=kind,
-        subject=subject[:200],
-        body=body,
+    """Queue a notification in the current unit of work (once per ``dedupe_key``); a task sends it.
+
+    One ``INSERT .. ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: a notification told before (or
+    by a concurrent unit of work, which this one waits for) is looked up only then."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Notification)
+        .values(
+            dedupe_key=dedupe_key,
+            user_id=getattr(user, "id", None),
+            location_id=location_id,
+            email=email or getattr(user, "email", "") or "",
+            kind=kind,
+            subject=subject[:200],
+            body=body,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification)
     )
-    db.session.add(note)
-    db.session.flush()
+    note = db.session.scalars(stmt).first()
+    if note is None:
+        return db.session.scalars(select(Notification).where(Notification.dedupe_key == dedupe_key)).one()
     enqueue("shop.notifications.send", {"notification_id": note.id}, queue="default")
     return note
 

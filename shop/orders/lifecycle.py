@@ -17,10 +17,11 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from shop.accounts.models import User
 from shop.aid.services import SaleLine, record_sale
-from shop.catalog.models import Variant
+from shop.catalog.models import Product, Variant
 from shop.core.db import db
 from shop.core.outbox import enqueue
 from shop.inventory.errors import InsufficientStock
@@ -75,19 +76,16 @@ def lock_order(order_id: int) -> Order:
     """Lock the order row for this transaction and return it freshly loaded.
 
     A no-op UPDATE takes the row lock on PostgreSQL (SQLite already holds the database write lock), so
-    everything decided after this sees the latest committed state and no concurrent change interleaves.
+    everything decided after this sees the latest committed state and no concurrent change interleaves;
+    it returns the locked row (``RETURNING``), so the order is not read again.
     """
-    res = db.session.execute(
-        update(Order)
-        .where(Order.id == order_id)
-        .values(id=Order.id)
-        .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
+    order = db.session.scalars(
+        update(Order).where(Order.id == order_id).values(id=Order.id).returning(Order),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).first()
+    if order is None:
         raise OrderNotFound(f"order {order_id} does not exist")
-    return db.session.scalars(
-        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    ).one()
+    return order
 
 
 def line_pairs(order: Order, quantities: dict[int, int] | None = None) -> list[tuple[Variant, int]]:
@@ -166,7 +164,8 @@ def notify(order: Order, kind: str, *, ref: object = "") -> None:
         kind=f"order_{kind}",
         subject=f"{zh} {en} · {order.number}"[:200],
         body=f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
-        user=db.session.get(User, order.user_id),
+        # The buyer's email; their granted locations (staff only) are not loaded with it.
+        user=db.session.get(User, order.user_id, options=[lazyload(User.locations)]),
     )
 
 
@@ -194,6 +193,18 @@ def aid_lock_order(line: OrderLine) -> tuple[int, int, int]:
     return (db.session.get(Variant, line.variant_id).product.category_id, line.producer_id, line.variant_id)
 
 
+def in_aid_lock_order(lines: list[OrderLine]) -> list[OrderLine]:
+    """``lines`` sorted by ``aid_lock_order``, with one query for all their categories."""
+    categories = dict(
+        db.session.execute(
+            select(Variant.id, Product.category_id)
+            .join(Product, Product.id == Variant.product_id)
+            .where(Variant.id.in_({ln.variant_id for ln in lines}))
+        ).all()
+    )
+    return sorted(lines, key=lambda ln: (categories[ln.variant_id], ln.producer_id, ln.variant_id))
+
+
 def mark_paid(
     order: Order,
     *,
@@ -210,17 +221,24 @@ def mark_paid(
     buys for a unit verified at this moment (``standing``: a pickup card pays as its unit), helped sales
     otherwise, whatever the account calls itself.
     """
-    advance(
-        order, "paid", actor_id=actor_id, reason=reason, paid_at=paid_at, paid_fen=Order.paid_fen + amount_fen
-    )
     hold = _HOLDS.get(order.kind)
+    advance(
+        order,
+        "paid",
+        actor_id=actor_id,
+        reason=reason,
+        paid_at=paid_at,
+        paid_fen=Order.paid_fen + amount_fen,
+        # Counted below in this same transaction (set in the status change's UPDATE, not one of its own).
+        **({} if hold is not None else {"aid_counted": True}),
+    )
     if hold is not None:
         # A pledge is counted and fulfilled when its harvest fills it (shop.preorders), not now.
         notify(order, "paid")
         hold.paid(order)
         return
     standing = standing or buyer_standing(order.user_id, order.buyer_kind)
-    ordered = sorted(order.lines, key=aid_lock_order)
+    ordered = in_aid_lock_order(list(order.lines))
     record_sale(
         source=order.reference_key,
         occurred_at=paid_at,
@@ -229,8 +247,7 @@ def mark_paid(
         direct_purchase=standing.direct_purchase,
         buyer_id=standing.buyer_id,
     )
-    order.aid_counted = True
-    db.session.flush()
-    # The fulfilment task turns the reservation into a sale movement; the reservation stays until then.
-    enqueue("shop.fulfilment.fulfil_order", {"order_id": order.id}, queue="fulfilment")
     notify(order, "paid")
+    # The fulfilment task turns the reservation into a sale movement; the reservation stays until then.
+    # (Queued after the notice, so both outbox rows go in with one INSERT at the next flush.)
+    enqueue("shop.fulfilment.fulfil_order", {"order_id": order.id}, queue="fulfilment")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.elements import ClauseElement
 
 from shop.core.db import db
 from shop.orders.errors import BadTransition
@@ -52,25 +52,23 @@ def advance(order: Order, to: str, *, actor_id: int | None = None, reason: str =
     frm = order.status
     if not can_move(frm, to):
         raise BadTransition(f"order {order.number} is {frm}; it cannot become {to}", status_now=frm)
-    res = db.session.execute(
+    # The row as the update left it comes back in the same statement (no reload of the order).
+    attrs = sa_inspect(Order).column_attrs
+    row = db.session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == frm)
         .values(status=to, **values)
+        .returning(*(a.columns[0] for a in attrs))
         .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
+    ).first()
+    if row is None:
         db.session.refresh(order)
         raise BadTransition(
             f"order {order.number} changed meanwhile (now {order.status})", status_now=order.status
         )
+    for attr, value in zip(attrs, row, strict=True):
+        set_committed_value(order, attr.key, value)
     db.session.add(
         OrderStatusChange(order_id=order.id, from_status=frm, to_status=to, actor_id=actor_id, reason=reason)
     )
     db.session.flush()
-    # The row now holds what the UPDATE wrote: set it on the loaded order as its loaded state instead of
-    # reading the order (and its lines) again. A value that is an SQL expression is read on next access.
-    for name, value in {"status": to, **values}.items():
-        if isinstance(value, ClauseElement):
-            db.session.expire(order, [name])
-        else:
-            set_committed_value(order, name, value)

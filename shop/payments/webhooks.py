@@ -35,8 +35,8 @@ HANDLED = (
 )
 
 
-def _insert_event(event: dict) -> int | None:
-    """Insert the event into the inbox; return its row id, or None when it was stored before."""
+def _insert_event(event: dict) -> PaymentEvent | None:
+    """Insert the event into the inbox; return its new row, or None when it was stored before."""
     obj = (event.get("data") or {}).get("object") or {}
     values = {
         "gateway": "stripe",
@@ -47,27 +47,25 @@ def _insert_event(event: dict) -> int | None:
         "received_at": utcnow(),
         "outcome": "",
     }
-    insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(PaymentEvent.__table__)
+    insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(PaymentEvent)
     # A concurrent delivery of the same event waits here on the unique key, then inserts nothing.
-    res = db.session.execute(
+    return db.session.scalars(
         insert.values(**values)
         .on_conflict_do_nothing(index_elements=["gateway", "event_id"])
-        .returning(PaymentEvent.__table__.c.id)
-    )
-    return res.scalar()
+        .returning(PaymentEvent)
+    ).first()
 
 
 def receive_stripe_event(event: dict) -> tuple[PaymentEvent, bool]:
     """Store and process one verified Stripe event; return (inbox row, whether it was new)."""
     if not event.get("id"):
         raise BadSignature("the event has no id")
-    row_id = _insert_event(event)
-    if row_id is None:
+    row = _insert_event(event)
+    if row is None:
         row = db.session.scalar(
             select(PaymentEvent).where(PaymentEvent.gateway == "stripe", PaymentEvent.event_id == event["id"])
         )
         return row, False
-    row = db.session.get(PaymentEvent, row_id)
     outcome, order_id = _process(event)
     row.outcome = outcome[:200]
     row.order_id = order_id
