@@ -27,8 +27,8 @@ def step_task(code: str) -> str:
 def _written(app, monkeypatch, code: str) -> int:
     monkeypatch.setattr(app.extensions["celery"], "send_task", lambda *a, **kw: None)
     with atomic():
-        msg_id = outbox.enqueue("tests.step_completing_in_its_transaction", {"code": code}).id
-    return msg_id
+        msg = outbox.enqueue("tests.step_completing_in_its_transaction", {"code": code})
+    return msg.id  # written with the unit of work's flush: the id is known once it committed
 
 
 def _run_as_worker(app, msg_id: int, *, retries: int = 0):

@@ -4,6 +4,8 @@ order is still fulfilled exactly once."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from shop.core.db import atomic
@@ -36,10 +38,18 @@ def test_file_broker_worker_killed_mid_batch_every_order_fulfilled_once(sqlite_a
         waiting = len(list((settings.broker_folder / "out").glob("*.fulfilment.msg")))
         return sent_unfinished("shop.fulfilment.") - waiting
 
+    def held_steadily() -> bool:
+        """The worker holds a message now and still 0.2 s later: it is inside a step, not between two."""
+        if taken() < 1:
+            return False
+        time.sleep(0.2)
+        return taken() >= 1
+
     chaos = {"BEAT_INTERVAL_SCALE": "0.05", "OUTBOX_STALE_SECONDS": "1", "OUTBOX_REDELIVER_SECONDS": "3"}
-    # The first worker holds each step 1.5 s, so the kill surely lands inside one; the second is quick.
+    # The first worker holds each step 3 s, so the kill lands inside one (between two steps it spends a few
+    # milliseconds committing and publishing); the second is quick.
     slow = process_env(
-        settings.DATABASE_URL, "filesystem://", tmp_path, FULFILMENT_STEP_DELAY_MS="1500", **chaos
+        settings.DATABASE_URL, "filesystem://", tmp_path, FULFILMENT_STEP_DELAY_MS="3000", **chaos
     )
     quick = process_env(
         settings.DATABASE_URL, "filesystem://", tmp_path, FULFILMENT_STEP_DELAY_MS="50", **chaos
@@ -49,7 +59,7 @@ def test_file_broker_worker_killed_mid_batch_every_order_fulfilled_once(sqlite_a
         first = start_worker(slow, tmp_path, name="doomed")
         procs.append(first)
         wait_until(
-            lambda: picked(ids) >= 1 and taken() >= 1, timeout=30, what="a batch in progress", procs=procs
+            lambda: picked(ids) >= 1 and held_steadily(), timeout=30, what="a batch in progress", procs=procs
         )
         first.kill()
         assert fulfilled(ids) < len(ids), "the kill must land before the batch is done"
