@@ -21,4 +21,4 @@ echo "[test] lint (ruff, import contracts)"
 
 echo "[test] pytest"
 # Each pytest worker creates its own throwaway database (shop_test_<run>_<worker>) and drops it after.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist loadfile "$@"
