@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.aid.models import (
+    ROLLUP_DIMS,
     SUMMARY_DIMS,
     SUMMARY_GRAINS,
     SUMMARY_KEY,
@@ -62,19 +63,6 @@ DIM_COLUMNS = {
     "location": "location_id",
 }
 INT_DIMS = frozenset({"category", "product", "producer", "location"})
-# The rollup columns summaries are expanded from.
-_ROLLUP_COLS = (
-    "programme_id",
-    "day",
-    "channel",
-    "category_id",
-    "product_id",
-    "producer_id",
-    "township",
-    "location_id",
-    "qualifying",
-    "direct_purchase",
-)
 
 
 def _pg() -> bool:
@@ -351,7 +339,7 @@ def rebuild_summaries() -> int:
     db.session.execute(delete(AidUnfolded))
     db.session.execute(delete(AidSummary))
     rollups = AidRollup.__table__
-    src = select(*(rollups.c[k] for k in (*_ROLLUP_COLS, *SUMS))).subquery("rollup_src")
+    src = select(*(rollups.c[k] for k in (*ROLLUP_DIMS, *SUMS))).subquery("rollup_src")
     _upsert(expand(src))
     return int(db.session.scalar(select(func.count()).select_from(AidSummary)) or 0)
 
