@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Test/chaos knob: every fulfilment step that does work sleeps this long inside its transaction, so
     # a crash test can kill a worker mid-batch without guessing. Keep 0 in production.
     FULFILMENT_STEP_DELAY_MS: int = Field(default=0, ge=0, le=60_000)
+    # When paid orders queue up, a pick task takes up to this many of them (its own and others whose
+    # messages wait) in one transaction, and hands them over in one more. 1 picks one order per task.
+    FULFILMENT_BATCH_SIZE: int = Field(default=25, ge=1, le=500)
     # How often the worker folds new aid ledger entries into the per-dimension summaries the officer
     # totals read (task shop.aid.fold). Totals stay exact meanwhile (they add the entries not folded
     # yet); a longer interval only leaves more of them for each request to add.

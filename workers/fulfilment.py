@@ -1,6 +1,8 @@
-"""Fulfilment tasks (queue ``fulfilment``): each takes an order id, reloads and locks the order, checks
-its state and does nothing when its step is done already, so a message delivered twice (a redelivery
-after a crash, the outbox sweep re-sending) never takes stock twice or makes a second parcel.
+"""Fulfilment tasks (queue ``fulfilment``): each takes an order id (or the ids of a picked batch),
+reloads and locks the orders, checks their state and does nothing for a step done already, so a message
+delivered twice (a redelivery after a crash, the outbox sweep re-sending) never takes stock twice or
+makes a second parcel. When paid orders queue up, one pick task takes up to FULFILMENT_BATCH_SIZE of
+them (``pick_waiting``) and the tasks of the others find their messages completed and stop.
 
 Each step runs in one transaction that queues the next step through the outbox and marks the step's own
 outbox message completed (``completes_in_step``): a step that committed is never run again by the sweep,
@@ -15,26 +17,26 @@ from celery import shared_task
 
 from shop.core import outbox
 from shop.core.db import atomic
-from shop.fulfilment.services import pick_order, prepare_handover
+from shop.fulfilment.services import pick_waiting, prepare_handover, prepare_handovers
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="shop.fulfilment.fulfil_order", ignore_result=True, completes_in_step=True)
 def fulfil_order_task(order_id: int) -> str:
-    """Pick a paid order: its reservation becomes sale movements on specific lots (first-expiry-first)."""
+    """Pick a paid order (and others waiting): reservations become sale movements on lots (first-expiry-first)."""
     with atomic():
-        outcome = pick_order(order_id)
+        outcome = pick_waiting(order_id)
         outbox.complete_with_this_transaction()
     log.info("fulfil order %s: %s", order_id, outcome)
     return outcome
 
 
 @shared_task(name="shop.fulfilment.prepare_handover", ignore_result=True, completes_in_step=True)
-def prepare_handover_task(order_id: int) -> str:
-    """Create a picked order's shipment or pickup ticket and queue the buyer's notice."""
+def prepare_handover_task(order_id: int | None = None, order_ids: list[int] | None = None) -> str:
+    """Create a picked order's (or batch's) shipments or pickup tickets and queue the buyers' notices."""
     with atomic():
-        outcome = prepare_handover(order_id)
+        outcome = prepare_handovers(order_ids) if order_ids is not None else prepare_handover(order_id)
         outbox.complete_with_this_transaction()
-    log.info("prepare hand-over of order %s: %s", order_id, outcome)
+    log.info("prepare hand-over of order %s: %s", order_id or order_ids, outcome)
     return outcome

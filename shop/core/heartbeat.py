@@ -19,13 +19,14 @@ import os
 import threading
 import time
 
-from sqlalchemy import URL, Engine, create_engine, delete, update
+from sqlalchemy import URL, Engine, create_engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import NullPool
 
 from shop.core.db import configure_engine, utcnow
 from shop.core.models import OutboxMessage, WorkerHeartbeat
+from shop.core.outbox import unlocked
 
 log = logging.getLogger(__name__)
 TABLE = WorkerHeartbeat.__table__
@@ -43,13 +44,30 @@ def beat(engine: Engine, hostname: str, *, pid: int) -> None:
         conn.execute(stmt)
 
 
-def claim(engine: Engine, hostname: str, outbox_ids: list[int]) -> None:
-    """Record that ``hostname`` holds these outbox messages (taken from the broker, maybe not started)."""
+def claim(engine: Engine, hostname: str, outbox_ids: list[int]) -> list[int]:
+    """Record that ``hostname`` holds these outbox messages (taken from the broker, maybe not started).
+
+    A message another transaction holds locked now (a fulfilment batch doing its work, a step writing
+    its completion) is not waited for: return those still open, to record at the next turn.
+    """
     with engine.begin() as conn:
-        conn.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.completed_at.is_(None))
-            .values(seen_by=hostname[:200], seen_at=utcnow())
+        done = set(
+            conn.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(unlocked(outbox_ids)), OutboxMessage.completed_at.is_(None))
+                .values(seen_by=hostname[:200], seen_at=utcnow())
+                .returning(OutboxMessage.id)
+            )
+        )
+        rest = [i for i in outbox_ids if i not in done]
+        if not rest:
+            return []
+        return list(
+            conn.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.id.in_(rest), OutboxMessage.completed_at.is_(None)
+                )
+            )
         )
 
 
@@ -92,9 +110,13 @@ class Heartbeat:
         if not ids:
             return
         try:
-            claim(self.engine, self.hostname, ids)
+            later = claim(self.engine, self.hostname, ids)
         except Exception as exc:  # the message's task records its worker again as it starts
             log.warning("held outbox messages not recorded: %s", exc)
+            return
+        if later:  # held by a batch or a completing step now: recorded at the next heartbeat
+            with self._lock:
+                self._held.update(later)
 
     def _run(self) -> None:
         next_beat = time.monotonic() + self.every
@@ -105,6 +127,7 @@ class Heartbeat:
                 self._claim()
             if time.monotonic() >= next_beat:
                 self._beat()
+                self._claim()  # what was held by a batch at the last turn
                 next_beat = time.monotonic() + self.every
 
     def start(self) -> None:

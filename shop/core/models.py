@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import db, utcnow
@@ -21,6 +21,14 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         Index("ix_outbox_unsent", "sent_at", "created_at"),
         Index("ix_outbox_open", "completed_at", "failed_at", "sent_at"),
+        # The open messages of one task, oldest or newest first: what a batching task claims.
+        Index(
+            "ix_outbox_waiting",
+            "task",
+            "id",
+            postgresql_where=text("completed_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("completed_at IS NULL AND failed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

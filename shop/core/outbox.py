@@ -163,10 +163,11 @@ def _send(messages: list[OutboxMessage], *, forget_holder: bool = False) -> int:
 
 
 def _deliver(outgoing: list[_Outgoing], *, forget_holder: bool = False) -> int:
-    sent = 0
+    sent: list[int] = []
+    ran: list[int] = []
     for msg in outgoing:
         try:
-            ran = _publish(msg)
+            (ran if _publish(msg) else sent).append(msg.id)
         except Exception as exc:  # broker down, task failed inline: keep it for the sweep
             log.warning("outbox message %s (%s) not sent: %s", msg.id, msg.task, exc)
             if _settings().OUTBOX_DELIVERY == "celery":
@@ -181,17 +182,36 @@ def _deliver(outgoing: list[_Outgoing], *, forget_holder: bool = False) -> int:
                 )
             continue
         current_app.extensions[_PAUSE_KEY] = 0.0
+    if sent or ran:
+        # Every message published here is marked in one transaction, not one each. A crash before it
+        # leaves them unsent: the sweep sends them again, and their tasks are idempotent.
         now = utcnow()
         values = {"sent_at": now, "attempts": OutboxMessage.attempts + 1}
         if forget_holder:  # sent again: whoever held it before is no longer its holder
             values.update(seen_at=None, seen_by=None)
-        if ran:
-            values["completed_at"] = now
         with atomic():
-            # Unconditional: a fast worker may already have marked it completed, which stays.
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id).values(**values))
-        sent += 1
-    return sent
+            # Whatever the row's state: a fast worker may already have marked one completed, which stays.
+            # A row a batch holds (``claim_waiting``) is skipped, not waited for: the batch completes it,
+            # or else the sweep sends it again.
+            for ids, extra in ((sent, {}), (ran, {"completed_at": now})):
+                if ids:
+                    db.session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(unlocked(ids)))
+                        .values(**values, **extra)
+                    )
+    return len(sent) + len(ran)
+
+
+def unlocked(ids: list[int]):
+    """Those of these messages no transaction holds now, locked for an update (a subquery): writers of
+    bookkeeping (the relay, the heartbeat) skip what a batch or a completing step holds, and so never
+    wait inside a cycle of locks with them."""
+    return (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.id.in_(ids))
+        .with_for_update(key_share=True, skip_locked=True)
+    )
 
 
 def redeliver(*, silent_for_seconds: int, limit: int = 500) -> int:
@@ -315,6 +335,7 @@ class Running:
     id: int
     worker: str | None
     completed: bool = False  # its completion committed with the task's own transaction
+    completing: bool = False  # its completion is written in the task's transaction, not committed yet
 
 
 _running: contextvars.ContextVar[Running | None] = contextvars.ContextVar("shop_outbox_running", default=None)
@@ -338,10 +359,11 @@ def complete_with_this_transaction() -> None:
     so a crash between the two cannot leave work done and the message open (or the reverse), and the task
     base class writes neither ``mark_seen`` nor ``mark_completed`` in transactions of their own. Call it
     last in the block: the row stays locked only until the commit. Outside a task sent through the
-    outbox (inline delivery, a test calling the step) it does nothing.
+    outbox (inline delivery, a test calling the step) it does nothing, and nothing more when the message
+    is completed already or its completion is written in this transaction (``complete_claimed``).
     """
     current = _running.get()
-    if current is None:
+    if current is None or current.completed or current.completing:
         return
     now = utcnow()
     db.session.execute(
@@ -349,11 +371,86 @@ def complete_with_this_transaction() -> None:
         .where(OutboxMessage.id == current.id, OutboxMessage.completed_at.is_(None))
         .values(completed_at=now, seen_at=now, seen_by=(current.worker or None) and current.worker[:200])
     )
+    _completes_with_commit(current)
+
+
+def _completes_with_commit(current: Running) -> None:
+    current.completing = True
 
     def _committed() -> None:
         current.completed = True
 
     after_commit(_committed)
+
+
+def hold_running_message() -> bool | None:
+    """Lock the running task's message against batches for this transaction, before anything else.
+
+    Return False when it is completed already (a batch of another task did its work, or an earlier
+    delivery committed): there is nothing to do, and nothing to write for it. True when it is open (it
+    stays locked, so no batch can take it meanwhile); None outside a task sent through the outbox.
+    """
+    current = _running.get()
+    if current is None:
+        return None
+    # FOR KEY SHARE: it keeps batches away (their FOR UPDATE skips it) without stopping the heartbeat or
+    # the relay from writing the row (their updates do not conflict with it).
+    done = db.session.execute(
+        select(OutboxMessage.completed_at)
+        .where(OutboxMessage.id == current.id)
+        .with_for_update(read=True, key_share=True)
+    ).first()
+    if done is not None and done.completed_at is not None:
+        current.completed = True  # committed by whoever completed it: the task base class writes nothing
+        return False
+    return True
+
+
+def claim_waiting(task: str, limit: int) -> list[tuple[int, dict]]:
+    """Lock up to ``limit`` other open messages of ``task`` for this transaction, newest first, skipping
+    those another transaction holds: ``(id, payload)`` of each.
+
+    For a task that does the work of several messages at once (fulfilment picks several paid orders in
+    one transaction): it then completes those it did with ``complete_claimed``; the others are released
+    at the end of the transaction, untouched. Newest first, so a batch does not take the messages the
+    other workers are starting now (the oldest), which would make them wait for it.
+    """
+    current = _running.get()
+    stmt = (
+        select(OutboxMessage.id, OutboxMessage.payload)
+        .where(
+            OutboxMessage.task == task,
+            OutboxMessage.completed_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if current is not None:
+        stmt = stmt.where(OutboxMessage.id != current.id)
+    return [(row.id, row.payload) for row in db.session.execute(stmt)]
+
+
+def complete_claimed(message_ids: list[int], *, with_running: bool = False) -> None:
+    """Mark messages taken with ``claim_waiting`` completed in the current unit of work: their work is
+    done and commits with it. Their own deliveries, when they arrive, find them completed and stop.
+    ``with_running`` completes the running task's own message in the same statement (as
+    ``complete_with_this_transaction`` would)."""
+    current = _running.get()
+    ids = list(message_ids)
+    if with_running and current is not None and not current.completed:
+        ids.append(current.id)
+        _completes_with_commit(current)
+    if not ids:
+        return
+    worker = current.worker[:200] if current is not None and current.worker else None
+    now = utcnow()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.completed_at.is_(None))
+        .values(completed_at=now, seen_at=now, seen_by=worker)
+    )
 
 
 def mark_completed(message_id: int) -> None:

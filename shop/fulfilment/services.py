@@ -20,7 +20,7 @@ import time
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -28,7 +28,7 @@ from shop.accounts.auth import ensure_location_access
 from shop.accounts.models import User
 from shop.audit.services import record
 from shop.catalog.models import Location, Variant
-from shop.core import clock
+from shop.core import clock, outbox
 from shop.core.db import db, utcnow
 from shop.core.limits import failure_throttle
 from shop.core.outbox import enqueue
@@ -45,11 +45,11 @@ from shop.inventory import services as stock
 from shop.inventory.errors import InsufficientStock
 from shop.inventory.queries import location_for as inventory_location_for
 from shop.inventory.queries import user_locations
-from shop.notifications.services import notify
+from shop.notifications.services import notify, notify_many
 from shop.orders import lifecycle as orders
 from shop.orders.errors import BadTransition
 from shop.orders.models import Order
-from shop.orders.states import advance, can_move
+from shop.orders.states import advance, advance_many, can_move
 
 SALE_KIND = "online_sale"
 TRACKING_RE = re.compile(r"[A-Za-z0-9-]{6,40}")
@@ -73,9 +73,15 @@ def pick_order(order_id: int, *, now: datetime | None = None) -> str:
     SKUs cannot deadlock. When reserved units are only left in lots past their best-before date the
     order is flagged for staff and stays paid; nothing is taken.
     """
-    now = now or utcnow()
-    order = orders.lock_order(order_id)
-    if order.status != "paid" or order.reservation_state != "held":
+    return _pick_locked(orders.lock_order(order_id), now or utcnow())
+
+
+def _pickable(order: Order) -> bool:
+    return order.status == "paid" and order.reservation_state == "held"
+
+
+def _pick_locked(order: Order, now: datetime) -> str:
+    if not _pickable(order):
         return f"skipped: order is {order.status}, reservation {order.reservation_state}"
     location = order.location
     wanted = [
@@ -162,6 +168,129 @@ def prepare_handover(order_id: int) -> str:
     return "awaiting dispatch"
 
 
+# -- the pipeline in batches (a deep queue) ----------------------------------------------------------
+
+PICK_TASK = "shop.fulfilment.fulfil_order"
+PICKED_ELSEWHERE = "skipped: picked in another task's batch"
+
+
+def pick_waiting(order_id: int, *, now: datetime | None = None) -> str:
+    """The pick step as its task runs it: this order, and other paid orders whose pick messages wait
+    in the outbox (up to FULFILMENT_BATCH_SIZE in all), in one transaction and a fixed number of
+    statements (``stock.take_reserved_many``, ``advance_many``); one hand-over message for all of them.
+
+    The task's own message is locked first: a batch of another task that took it has completed it, and
+    then this one does nothing. Other orders are taken only if nobody holds their message or their row
+    (SKIP LOCKED), and their messages complete with this transaction; a crash loses or doubles nothing,
+    as for one order. When the batch cannot be picked as a whole (stock short, only expired lots) this
+    order is picked alone, as ``pick_order`` does, and the others wait for their own messages.
+    """
+    held = outbox.hold_running_message()
+    if held is False:
+        return PICKED_ELSEWHERE
+    now = now or utcnow()
+    order = orders.lock_order(order_id)
+    size = current_app.extensions["settings"].FULFILMENT_BATCH_SIZE
+    if held is None or size <= 1 or not _pickable(order):
+        return _pick_locked(order, now)
+    messages: dict[int, list[int]] = {}
+    for message_id, payload in outbox.claim_waiting(PICK_TASK, size - 1):
+        other = payload.get("order_id") if isinstance(payload, dict) else None
+        if isinstance(other, int) and other != order.id:
+            messages.setdefault(other, []).append(message_id)
+    others = orders.lock_paid_orders(sorted(messages)) if messages else []
+    if not others:
+        return _pick_locked(order, now)
+    batch = sorted([order, *others], key=lambda o: o.id)
+    wanted = [
+        stock.ReservedTake(
+            line.variant_id, o.location_id, line.quantity - line.refunded_quantity, o.reference_key
+        )
+        for o in batch
+        for line in o.lines
+        if line.quantity - line.refunded_quantity > 0
+    ]
+    try:
+        with db.session.begin_nested():
+            if wanted:
+                stock.take_reserved_many(
+                    wanted, kind=SALE_KIND, on=clock.local_day(now), reason="online order"
+                )
+    except InsufficientStock:
+        return _pick_locked(order, now)
+    advance_many(batch, "fulfilling", reason="stock picked from lots", reservation_state="consumed")
+    outbox.complete_claimed([m for o in others for m in messages[o.id]], with_running=True)
+    enqueue("shop.fulfilment.prepare_handover", {"order_ids": [o.id for o in batch]}, queue="fulfilment")
+    _step_delay()
+    return f"picked {len(batch)} orders"
+
+
+def prepare_handovers(order_ids: list[int]) -> str:
+    """``prepare_handover`` for the orders of one picked batch, in one transaction and a fixed number of
+    statements: their tickets and parcels inserted together, the pickups advanced together, the buyers'
+    notices queued together. Orders done already (a redelivered message) are left as they are."""
+    ids = sorted({int(i) for i in order_ids})
+    batch = [o for o in orders.lock_orders(ids) if o.status == "fulfilling"]
+    if not batch:
+        return "skipped: no order waiting for its hand-over"
+    todo = [o.id for o in batch]
+    ticketed = set(db.session.scalars(select(PickupTicket.order_id).where(PickupTicket.order_id.in_(todo))))
+    shipped = set(db.session.scalars(select(Shipment.order_id).where(Shipment.order_id.in_(todo))))
+    pickups = [o for o in batch if o.delivery_type == "pickup" and o.id not in ticketed]
+    parcels = [o for o in batch if o.delivery_type != "pickup" and o.id not in shipped]
+    codes = _add_tickets(pickups)
+    advance_many(pickups, "ready_for_pickup", reason="ready at the hall")
+    if parcels:
+        db.session.execute(
+            insert(Shipment), [{"order_id": o.id, "location_id": o.location_id} for o in parcels]
+        )
+    buyers = _buyers({o.user_id for o in pickups + parcels})
+    notify_many(
+        [_notice(o, "ready_for_pickup", buyers[o.user_id], code=codes[o.id]) for o in pickups]
+        + [_notice(o, "preparing", buyers[o.user_id]) for o in parcels]
+    )
+    _step_delay()
+    return f"{len(pickups)} ready for pickup, {len(parcels)} awaiting dispatch"
+
+
+def _add_tickets(pickups: list[Order]) -> dict[int, str]:
+    """Pickup tickets for several orders in one INSERT: codes drawn until none is open at its hall."""
+    if not pickups:
+        return {}
+    hall = {o.id: o.pickup_location_id or o.location_id for o in pickups}
+    codes: dict[int, str] = {}
+    for _ in range(20):
+        drawn = {oid: f"{secrets.randbelow(1_000_000):06d}" for oid in hall if oid not in codes}
+        if not drawn:
+            break
+        keys = [(hall[oid], code) for oid, code in drawn.items()]
+        taken = {
+            (row.location_id, row.code)
+            for row in db.session.execute(
+                select(PickupTicket.location_id, PickupTicket.code).where(
+                    PickupTicket.status == "ready",
+                    tuple_(PickupTicket.location_id, PickupTicket.code).in_(keys),
+                )
+            )
+        }
+        taken |= {(hall[oid], code) for oid, code in codes.items()}
+        for oid, code in drawn.items():
+            if (hall[oid], code) not in taken:
+                codes[oid] = code
+                taken.add((hall[oid], code))
+    if len(codes) < len(hall):  # pragma: no cover - twenty draws of a million codes
+        raise RuntimeError("no free pickup codes for a batch")
+    try:
+        with db.session.begin_nested():
+            db.session.execute(
+                insert(PickupTicket),
+                [{"order_id": oid, "location_id": hall[oid], "code": code} for oid, code in codes.items()],
+            )
+    except IntegrityError:  # another hand-over drew one of these codes at the same moment: one by one
+        return {o.id: _add_ticket(o).code for o in pickups}
+    return codes
+
+
 # -- what the buyer is told -------------------------------------------------------------------------
 
 COURIER_NAMES = {
@@ -186,7 +315,8 @@ def courier_label(shipment: Shipment) -> tuple[str, str]:
     return zh, en
 
 
-def _tell_buyer(order: Order, kind: str, *, ref: object = "", **facts: str) -> None:
+def _notice(order: Order, kind: str, user: User, *, ref: object = "", **facts: str) -> dict:
+    """What the buyer of ``order`` is told at step ``kind`` (``notify``'s arguments)."""
     if kind == "ready_for_pickup":
         hall = order.pickup_location or order.location
         zh = f"订单已备好，请到{hall.name_zh}（{hall.address}）出示提货码 {facts['code']} 取货。"
@@ -205,14 +335,28 @@ def _tell_buyer(order: Order, kind: str, *, ref: object = "", **facts: str) -> N
             "Your order is complete. Thank you for supporting Gangu!",
         )
     link = f"{current_app.extensions['settings'].PUBLIC_BASE_URL.rstrip('/')}/orders/{order.id}"
-    notify(
-        dedupe_key=f"order:{order.id}:{kind}:{ref}",
-        kind=f"order_{kind}",
-        subject=f"{zh.split('，')[0].split('：')[0]} · {order.number}"[:200],
-        body=f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
-        # Its id and email are what a notice needs: not the locations a staff account would load with it.
-        user=db.session.get(User, order.user_id, options=[lazyload(User.locations)]),
-    )
+    return {
+        "dedupe_key": f"order:{order.id}:{kind}:{ref}",
+        "kind": f"order_{kind}",
+        "subject": f"{zh.split('，')[0].split('：')[0]} · {order.number}"[:200],
+        "body": f"{zh}\n{en}\n\n订单号 Order {order.number}\n{link}",
+        "user": user,
+    }
+
+
+def _buyers(user_ids: set[int]) -> dict[int, User]:
+    # Their ids and emails are what a notice needs: not the locations a staff account would load with it.
+    return {
+        u.id: u
+        for u in db.session.scalars(
+            select(User).where(User.id.in_(sorted(user_ids))).options(lazyload(User.locations))
+        )
+    }
+
+
+def _tell_buyer(order: Order, kind: str, *, ref: object = "", **facts: str) -> None:
+    user = db.session.get(User, order.user_id, options=[lazyload(User.locations)])
+    notify(**_notice(order, kind, user, ref=ref, **facts))
 
 
 # -- operator actions -------------------------------------------------------------------------------

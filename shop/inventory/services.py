@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -360,6 +360,128 @@ def take_stock(
         )
     _expire_stock_rows()
     db.session.flush()
+    return takes
+
+
+@dataclass(frozen=True)
+class ReservedTake:
+    """Reserved units one order line takes at picking, for ``take_reserved_many``."""
+
+    variant_id: int
+    location_id: int
+    quantity: int
+    reference: str
+
+
+def take_reserved_many(
+    wanted: list[ReservedTake], *, kind: str, on: date, reason: str = ""
+) -> dict[int, list[Take]]:
+    """``take_stock(..., from_reserved=True)`` for many order lines at once, in a fixed number of
+    statements whatever their number: the levels locked in one (ascending id, as every taker does),
+    their sellable lots read in one, the levels, the lots and the ledger written in one each.
+
+    Lots are taken first-expiry-first in the order the lines are given, with the same movements one
+    ``take_stock`` call per line writes (the reservation consumed, then one line per lot). Return the
+    takes of each line (by its index in ``wanted``). Raises InsufficientStock when a level holds fewer
+    reserved units than asked for, LotExpired when unexpired lots do not cover a line; the caller's
+    savepoint then changes nothing.
+    """
+    need: dict[tuple[int, int], int] = {}
+    for w in wanted:
+        _positive(w.quantity)
+        need[(w.variant_id, w.location_id)] = need.get((w.variant_id, w.location_id), 0) + w.quantity
+    pairs = sorted(need)
+    here = tuple_(StockLevel.variant_id, StockLevel.location_id).in_(pairs)
+    levels = db.session.execute(
+        select(StockLevel.id, StockLevel.variant_id, StockLevel.location_id, StockLevel.reserved)
+        .where(here)
+        .order_by(StockLevel.id)
+        .with_for_update()
+    ).all()
+    level_of = {(r.variant_id, r.location_id): r for r in levels}
+    for pair, quantity in need.items():
+        level = level_of.get(pair)
+        if level is None or level.reserved < quantity:
+            raise InsufficientStock(
+                f"variant {pair[0]} at location {pair[1]}: {quantity} asked for, "
+                f"{level.reserved if level else 0} reserved",
+                sku=str(pair[0]),
+                location=str(pair[1]),
+            )
+    # The levels are locked: the lots below are every earlier taker's committed result.
+    lots: dict[tuple[int, int], list[list]] = {}
+    for lot in db.session.execute(
+        select(Lot.id, Lot.variant_id, Lot.location_id, Lot.code, Lot.quantity, Lot.best_before)
+        .where(
+            tuple_(Lot.variant_id, Lot.location_id).in_(pairs),
+            Lot.quantity > 0,
+            or_(Lot.best_before.is_(None), Lot.best_before >= on),
+        )
+        .order_by(Lot.best_before.is_(None), Lot.best_before, Lot.id)
+    ):
+        lots.setdefault((lot.variant_id, lot.location_id), []).append(
+            [lot.id, lot.code, lot.quantity, lot.best_before]
+        )
+    takes: dict[int, list[Take]] = {}
+    taken_from: dict[int, int] = {}
+    movements: list[dict] = []
+    for i, w in enumerate(wanted):
+        remaining = w.quantity
+        line: list[Take] = []
+        for lot in lots.get((w.variant_id, w.location_id), []):
+            if remaining == 0:
+                break
+            n = min(lot[2], remaining)
+            if n == 0:
+                continue
+            lot[2] -= n
+            taken_from[lot[0]] = taken_from.get(lot[0], 0) + n
+            line.append(Take(lot[0], lot[1], n, lot[3]))
+            remaining -= n
+        if remaining:
+            raise LotExpired(
+                f"variant {w.variant_id} at location {w.location_id}: {remaining} of the {w.quantity} "
+                f"units asked for are only in lots past their best-before date",
+                sku=str(w.variant_id),
+                location=str(w.location_id),
+            )
+        takes[i] = line
+        common = {
+            "kind": kind,
+            "variant_id": w.variant_id,
+            "location_id": w.location_id,
+            "actor_id": None,
+            "note": "",
+            "reference": w.reference,
+        }
+        movements.append(
+            {
+                **common,
+                "lot_id": None,
+                "quantity": 0,
+                "reserved_delta": -w.quantity,
+                "reason": "reservation consumed",
+            }
+        )
+        movements.extend(
+            {**common, "lot_id": t.lot_id, "quantity": -t.quantity, "reserved_delta": 0, "reason": reason}
+            for t in line
+        )
+    levels_t, lots_t = StockLevel.__table__, Lot.__table__
+    db.session.execute(
+        update(levels_t)
+        .where(levels_t.c.id == bindparam("level_id"))
+        .values(on_hand=levels_t.c.on_hand - bindparam("n"), reserved=levels_t.c.reserved - bindparam("n")),
+        [{"level_id": level_of[pair].id, "n": n} for pair, n in sorted(need.items())],
+    )
+    db.session.execute(
+        update(lots_t)
+        .where(lots_t.c.id == bindparam("lot_id"))
+        .values(quantity=lots_t.c.quantity - bindparam("n")),
+        [{"lot_id": lot_id, "n": n} for lot_id, n in sorted(taken_from.items())],
+    )
+    db.session.execute(insert(StockMovement.__table__), movements)  # one INSERT: every row has the same keys
+    _expire_stock_rows()
     return takes
 
 

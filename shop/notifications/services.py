@@ -55,6 +55,40 @@ def notify(
     return note
 
 
+def notify_many(notes: list[dict]) -> int:
+    """``notify`` for several notifications at once (a fulfilment batch telling each buyer): one INSERT
+    for all of them, and their sending tasks written together at the next flush. Each dict holds
+    ``notify``'s arguments; those whose ``dedupe_key`` was told before are left out. Return how many
+    were queued."""
+    if not notes:
+        return 0
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "dedupe_key": n["dedupe_key"],
+            "user_id": getattr(n.get("user"), "id", None),
+            "location_id": n.get("location_id"),
+            "email": n.get("email") or getattr(n.get("user"), "email", "") or "",
+            "kind": n["kind"],
+            "subject": n["subject"][:200],
+            "body": n["body"],
+            "status": "pending",
+            "attempts": 0,
+            "created_at": utcnow(),
+        }
+        for n in notes
+    ]
+    ids = db.session.scalars(
+        insert(Notification)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification.id)
+    ).all()
+    for note_id in sorted(ids):
+        enqueue("shop.notifications.send", {"notification_id": note_id}, queue="default")
+    return len(ids)
+
+
 class StoreSender:
     """Embedded default: keep the message in the database; staff and buyers read it in the app."""
 

@@ -251,3 +251,32 @@ def mark_paid(
     # The fulfilment task turns the reservation into a sale movement; the reservation stays until then.
     # (Queued after the notice, so both outbox rows go in with one INSERT at the next flush.)
     enqueue("shop.fulfilment.fulfil_order", {"order_id": order.id}, queue="fulfilment")
+
+
+def lock_orders(order_ids: list[int]) -> list[Order]:
+    """Lock these orders' rows (ascending id, waiting for each) and return them freshly loaded; their
+    lines load only if read."""
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.id.in_(sorted(order_ids)))
+            .order_by(Order.id)
+            .with_for_update(of=Order)
+            .options(lazyload(Order.lines))
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def lock_paid_orders(order_ids: list[int]) -> list[Order]:
+    """Of these orders, lock those paid and waiting for their pick that no other transaction holds now
+    (SKIP LOCKED: a batch takes what is free, it never waits), with their lines."""
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.id.in_(sorted(order_ids)), Order.status == "paid", Order.reservation_state == "held")
+            .order_by(Order.id)
+            .with_for_update(of=Order, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass, field
+
+from sqlalchemy import event, func, select
 
 from shop.core.db import atomic, db
+from shop.core.models import OutboxMessage
 from shop.fulfilment.models import PickupTicket, Shipment
 from shop.inventory.models import StockMovement
 from shop.notifications.models import Notification
@@ -79,3 +82,59 @@ def notices(order_id: int, kind: str) -> int:
         )
         or 0
     )
+
+
+@dataclass
+class Counts:
+    """What a task did to the database: its statements (first line of each), commits and pool checkouts."""
+
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+    checkouts: int = 0
+
+
+def run_message(
+    app, msg_id: int, *, hostname: str = "budget@host", counting: bool = True
+) -> tuple[object, Counts]:
+    """Run outbox message ``msg_id``'s task in this process as a worker would (the task base class sees
+    the message id in its headers), counting its database work unless several threads run messages at
+    once (``counting=False``); check the message completed."""
+    db.session.rollback()
+    msg = db.session.get(OutboxMessage, msg_id)
+    task, payload = msg.task, dict(msg.payload)
+    db.session.rollback()
+    celery_task = app.extensions["celery"].tasks[task]
+    counts = Counts()
+    engine = db.engine
+
+    def statement(conn, cursor, statement, parameters, context, executemany):
+        counts.statements.append(statement.split("\n")[0][:120])
+
+    def commit(conn):
+        counts.commits += 1
+
+    def checkout(dbapi_conn, record, proxy):
+        counts.checkouts += 1
+
+    hooks = [(engine, "before_cursor_execute", statement), (engine, "commit", commit)]
+    hooks = [*hooks, (engine.pool, "checkout", checkout)] if counting else []
+    for target, name, fn in hooks:
+        event.listen(target, name, fn)
+    celery_task.push_request(
+        id=f"budget-{msg_id}",
+        headers={"shop_outbox_id": msg_id, "shop_request_id": "budget"},
+        hostname=hostname,
+        is_eager=False,
+        retries=0,
+    )
+    try:
+        result = celery_task(**payload)
+    finally:
+        celery_task.pop_request()
+        for target, name, fn in hooks:
+            event.remove(target, name, fn)
+    db.session.rollback()
+    done = db.session.get(OutboxMessage, msg_id)
+    assert done.completed_at is not None
+    db.session.rollback()
+    return result, counts

@@ -8,33 +8,26 @@ after publishing it. The budgets keep the count from growing unnoticed between b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from shop.core.db import db
 from shop.core.models import OutboxMessage
-from tests.fulfilment.helpers import SHIP, operator, order, paid_order
+from tests.fulfilment.helpers import SHIP, Counts, operator, order, paid_order, run_message
 from tests.orders.helpers import buyer
 
 # (statements, commits, pool checkouts) per task for a two-line order, as measured when written. Before the
 # step's own transaction carried the outbox bookkeeping: 32 statements (pick), 19 (pickup hand-over) and
 # 4 commits (seen, the step, the next message sent, completed) and 5 checkouts, each a pre-ping, per task.
+# The pick counts two statements more than a lone order needs (20): it locks its own message and looks for
+# other paid orders to take with it (tests/fulfilment/test_batch_pick.py has the budget of a batch).
 BUDGETS = {
-    "shop.fulfilment.fulfil_order": (20, 2, 1),
+    "shop.fulfilment.fulfil_order": (22, 2, 1),
     "shop.fulfilment.prepare_handover": (16, 2, 1),
 }
 
 
-@dataclass
-class Counts:
-    statements: list[str] = field(default_factory=list)
-    commits: int = 0
-    checkouts: int = 0
-
-
-def _message(order_id: int, task: str) -> tuple[int, dict]:
+def _message(order_id: int, task: str) -> int:
     db.session.rollback()
     msg = db.session.scalar(
         select(OutboxMessage)
@@ -42,47 +35,17 @@ def _message(order_id: int, task: str) -> tuple[int, dict]:
         .order_by(OutboxMessage.id.desc())
     )
     assert msg is not None and msg.sent_at is not None and msg.completed_at is None
-    found = msg.id, dict(msg.payload)
+    found = msg.id
     db.session.rollback()
     return found
 
 
 def run_as_worker(app, task: str, order_id: int) -> tuple[object, Counts]:
-    """Run ``task`` in this process as a worker would: the base class sees its outbox message id."""
-    msg_id, payload = _message(order_id, task)
-    celery_task = app.extensions["celery"].tasks[task]
-    counts = Counts()
-    engine = db.engine
-
-    def statement(conn, cursor, statement, parameters, context, executemany):
-        counts.statements.append(statement.split("\n")[0][:120])
-
-    def commit(conn):
-        counts.commits += 1
-
-    def checkout(dbapi_conn, record, proxy):
-        counts.checkouts += 1
-
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
-    event.listen(engine.pool, "checkout", checkout)
-    celery_task.push_request(
-        id=f"budget-{msg_id}",
-        headers={"shop_outbox_id": msg_id, "shop_request_id": "budget"},
-        hostname="budget@host",
-        is_eager=False,
-        retries=0,
-    )
-    try:
-        result = celery_task(**payload)
-    finally:
-        celery_task.pop_request()
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
-        event.remove(engine.pool, "checkout", checkout)
+    """Run ``task`` for the order's open message as a worker would, and check it completed."""
+    msg_id = _message(order_id, task)
+    result, counts = run_message(app, msg_id)
+    assert db.session.get(OutboxMessage, msg_id).seen_by == "budget@host"
     db.session.rollback()
-    done = db.session.get(OutboxMessage, msg_id)
-    assert done.completed_at is not None and done.seen_by == "budget@host"
     return result, counts
 
 

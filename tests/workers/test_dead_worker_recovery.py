@@ -11,10 +11,10 @@ import signal
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.core.db import db
-from shop.core.models import WorkerHeartbeat
+from shop.core.models import OutboxMessage, WorkerHeartbeat
 from tests.workers.fulfilment_support import assert_each_fulfilled_once, fulfilled, picked, wait_until
 from tests.workers.support import process_env, start_beat, start_worker
 from tests.workers.test_fulfilment_crash import _paid_batch
@@ -28,6 +28,9 @@ FAST_DEATH = {
     "OUTBOX_REDELIVER_SECONDS": "900",  # the default: waiting for it would take 15 minutes
     "WORKER_HEARTBEAT_SECONDS": "0.5",
     "WORKER_DEAD_AFTER_SECONDS": "2",
+    # One order per pick task, so the killed worker holds several messages of work not done yet (a batch
+    # would pick every order in its first task; batches under a kill: test_fulfilment_crash.py).
+    "FULFILMENT_BATCH_SIZE": "1",
 }
 
 
@@ -36,6 +39,18 @@ def _heartbeats() -> set[str]:
     names = set(db.session.scalars(select(WorkerHeartbeat.hostname)))
     db.session.rollback()
     return names
+
+
+def _recorded_by(prefix: str) -> int:
+    """Open messages the heartbeat of a worker named ``prefix...`` recorded as held."""
+    db.session.rollback()
+    n = db.session.scalar(
+        select(func.count()).where(
+            OutboxMessage.completed_at.is_(None), OutboxMessage.seen_by.startswith(prefix)
+        )
+    )
+    db.session.rollback()
+    return n or 0
 
 
 def test_a_killed_workers_messages_are_sent_again_within_seconds(seeded, pg_url, redis_url, tmp_path):
@@ -49,7 +64,14 @@ def test_a_killed_workers_messages_are_sent_again_within_seconds(seeded, pg_url,
         wait_until(
             lambda: any(n.startswith("doomed@") for n in _heartbeats()), timeout=20, what="a heartbeat"
         )
-        wait_until(lambda: picked(ids) >= 2, timeout=30, what="the first orders picked", procs=procs)
+        # Killed once it holds messages its heartbeat has recorded (two steps running): a message taken in
+        # the last moments before a kill has no record yet, and waits for the slow bound.
+        wait_until(
+            lambda: picked(ids) >= 2 and _recorded_by("doomed@") >= 2,
+            timeout=30,
+            what="the first orders picked and the next ones held",
+            procs=procs,
+        )
         first.kill()  # SIGKILL: no clean shutdown, the heartbeat row stays and goes stale
         assert fulfilled(ids) < len(ids), "the kill must land before the batch is done"
         assert redis.Redis.from_url(redis_url).hlen("unacked") >= 1

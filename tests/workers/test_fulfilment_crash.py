@@ -1,7 +1,7 @@
 """Crash tests with a real Redis broker and real worker processes (never eager mode).
 
-A worker killed with SIGKILL in the middle of a batch, a message delivered twice: every paid order is
-fulfilled exactly once (one set of sale movements, one parcel or pickup ticket, one notice).
+A worker killed with SIGKILL in the middle of a batch (after a pick batch committed, or inside one), a
+message delivered twice: every paid order is fulfilled exactly once (one set of sale movements, one parcel or pickup ticket, one notice).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import json
 
 import pytest
 import redis
+from sqlalchemy import text
 
+from shop.core.db import db
 from tests.fulfilment.helpers import SHIP, operator, paid_order
 from tests.orders.helpers import buyer
 from tests.workers.fulfilment_support import (
@@ -95,4 +97,45 @@ def test_the_same_message_delivered_twice_moves_stock_once(seeded, pg_url, redis
         )
     finally:
         worker.kill()
+    assert_each_fulfilled_once(ids)
+
+
+def _held_pick_messages() -> int:
+    """Open pick messages some transaction holds locked now (a pick batch that has not committed)."""
+    with db.engine.connect() as conn:
+        total = conn.scalar(text(f"SELECT count(*) FROM outbox_message WHERE {_OPEN_PICKS}"))
+        free = conn.scalar(
+            text(
+                f"SELECT count(*) FROM (SELECT id FROM outbox_message WHERE {_OPEN_PICKS} FOR UPDATE SKIP LOCKED) f"
+            )
+        )
+        conn.rollback()
+    return total - free
+
+
+_OPEN_PICKS = "task = 'shop.fulfilment.fulfil_order' AND completed_at IS NULL AND failed_at IS NULL"
+
+
+def test_worker_killed_inside_a_pick_batch_loses_and_doubles_nothing(seeded, pg_url, redis_url, tmp_path):
+    """The kill lands while one task holds a batch of orders (its own message and the others' locked,
+    stock taken, nothing committed): the batch rolls back as a whole, every message stays open, and the
+    restarted worker fulfils each order exactly once."""
+    redis.Redis.from_url(redis_url).flushdb()
+    ids = _paid_batch(12)
+    env = process_env(pg_url, redis_url, tmp_path, **{**CHAOS, "FULFILMENT_STEP_DELAY_MS": "3000"})
+    procs = []
+    try:
+        first = start_worker(env, tmp_path, name="doomed", concurrency=1)
+        procs.append(first)
+        wait_until(lambda: _held_pick_messages() >= 3, timeout=30, what="a batch holding orders", procs=procs)
+        first.kill()
+        wait_until(lambda: _held_pick_messages() == 0, timeout=10, what="the batch rolled back")
+        assert picked(ids) == 0 and fulfilled(ids) == 0
+
+        procs.append(start_worker(env | {"FULFILMENT_STEP_DELAY_MS": "50"}, tmp_path, name="restarted"))
+        procs.append(start_beat(env, tmp_path))
+        wait_until(lambda: fulfilled(ids) == len(ids), timeout=40, what="every order fulfilled", procs=procs)
+    finally:
+        for p in procs:
+            p.kill()
     assert_each_fulfilled_once(ids)
