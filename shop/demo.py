@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.aid.models import AidProgramme, PartnerPlatform
-from shop.backoffice import illustrations
 from shop.catalog.models import AidCertificate, Category, Location, Producer, Product, Variant
 from shop.catalog.search import refresh_search_keys
 from shop.core import clock
@@ -584,6 +583,9 @@ def seed_demo_pictures() -> dict[str, int]:
     """Give every demo product without a picture a drawn illustration, through the same pipeline as an
     admin's upload (checked, stored, renditions made by a worker after the commit). ``flask seed`` runs
     it; the test fixtures' ``seed_demo()`` does not (it would draw eleven pictures per test)."""
+    # why: the drawings need Pillow's drawing modules, which no process needs but the one seeding them
+    from shop.backoffice import illustrations
+
     drawn = 0
     for slug, *_rest in PRODUCTS:
         product = db.session.scalar(select(Product).where(Product.slug == slug))

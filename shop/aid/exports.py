@@ -17,8 +17,6 @@ from datetime import date
 from decimal import Decimal
 from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
@@ -213,6 +211,9 @@ def iter_csv(req: ExportRequest, conn: Connection) -> Iterator[str]:
 
 def write_xlsx(req: ExportRequest) -> IO[bytes]:
     """Write the XLSX (汇总 and 明细 sheets) to a temporary file and return it, rewound."""
+    # why: openpyxl (about 15 MB) is loaded by the processes that write a workbook, not by all at start
+    from openpyxl import Workbook, cell
+
     wb = Workbook(write_only=True)
     summary = wb.create_sheet("汇总")
     for row in summary_rows(req):
@@ -222,10 +223,10 @@ def write_xlsx(req: ExportRequest) -> IO[bytes]:
     money_col = HEADERS.index("消费帮扶金额（元）")
 
     def styled(cells: list) -> list:
-        day = WriteOnlyCell(detail, value=cells[0])
+        day = cell.WriteOnlyCell(detail, value=cells[0])
         if isinstance(cells[0], date):
             day.number_format = "yyyy-mm-dd"
-        money = WriteOnlyCell(detail, value=cells[money_col])
+        money = cell.WriteOnlyCell(detail, value=cells[money_col])
         money.number_format = "#,##0.00"
         return [day, *cells[1:money_col], money, *cells[money_col + 1 :]]
 

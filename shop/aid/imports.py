@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from openpyxl import load_workbook
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -205,6 +204,9 @@ def _raw_rows(path: Path, kind: str) -> Iterator[list[Any]]:
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
             yield from csv.reader(fh)
         return
+    # why: openpyxl (about 15 MB) is loaded by the processes that read a workbook, not by all at start
+    from openpyxl import load_workbook
+
     book = load_workbook(path, read_only=True, data_only=True)
     try:
         sheet = book.worksheets[0]

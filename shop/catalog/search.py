@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pypinyin import lazy_pinyin
 from sqlalchemy import func, or_, select
 
 from shop.catalog.models import Producer, Product
@@ -24,6 +23,9 @@ def _pinyin_forms(text: str) -> list[str]:
     """``苹果`` -> ["pingguo", "ping guo", "pg"]; text without Chinese gives nothing extra."""
     if not text or all(ord(ch) < 128 for ch in text):
         return []
+    # why: pypinyin's dictionaries take about 55 MB; only a process that computes a key loads them
+    from pypinyin import lazy_pinyin
+
     syllables = [s for s in lazy_pinyin(text, errors="ignore") if s.strip()]
     if not syllables:
         return []

@@ -6,6 +6,9 @@ of PNG can declare a bitmap of gigabytes: a decompression bomb), and ``verify()`
 full decode happens later, in a worker (``render``), which applies the camera's orientation, drops every
 piece of metadata (EXIF with its GPS position, XMP, comments) by copying only the pixels, and writes the
 renditions: each width in ``WIDTHS`` as WebP and as JPEG (the fallback), plus a stripped master.
+
+Pillow is imported inside the functions that use it: every process imports this module at start (for
+``WIDTHS`` and the checks), few of them ever open an image.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from shop.media.errors import BrokenImage, EmptyUpload, NotAnImage, TooManyPixels
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 WIDTHS = (240, 480, 960)
@@ -40,6 +45,9 @@ class Inspected:
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open ``data`` (header only), refusing what is not an allowed image or has too many pixels."""
+    # why: Pillow is loaded by the processes that read an image, not by every worker at start
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Pillow warns above its own limit and refuses above twice that; both are bombs here.
@@ -96,6 +104,9 @@ class Rendered:
 
 def _pixels_only(im: Image.Image) -> Image.Image:
     """A new image with the same pixels and nothing else: no EXIF, XMP, ICC, comments or text chunks."""
+    # why: Pillow is loaded by the processes that read an image, not by every worker at start
+    from PIL import Image
+
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
     mode = "RGBA" if has_alpha else "RGB"
     converted = im.convert(mode)
@@ -106,6 +117,9 @@ def _flatten(im: Image.Image) -> Image.Image:
     """JPEG has no transparency: lay the image on white."""
     if im.mode != "RGBA":
         return im
+    # why: Pillow is loaded by the processes that read an image, not by every worker at start
+    from PIL import Image
+
     background = Image.new("RGB", im.size, (255, 255, 255))
     background.paste(im, mask=im.getchannel("A"))
     return background
@@ -114,6 +128,9 @@ def _flatten(im: Image.Image) -> Image.Image:
 def _resized(im: Image.Image, width: int) -> Image.Image:
     if im.width <= width:
         return im
+    # why: Pillow is loaded by the processes that read an image, not by every worker at start
+    from PIL import Image
+
     height = max(1, round(im.height * width / im.width))
     return im.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
@@ -129,6 +146,9 @@ def _encode(im: Image.Image, kind: str) -> bytes:
 
 def render(data: bytes, *, max_pixels: int) -> Rendered:
     """Decode an upload, strip its metadata and make the renditions (CPU-bound: run it in a worker)."""
+    # why: Pillow is loaded by the processes that read an image, not by every worker at start
+    from PIL import Image, ImageOps
+
     im = _open(data, max_pixels)
     try:
         with warnings.catch_warnings():

@@ -16,9 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
 from flask import current_app
 
 from shop.media.errors import StoredFileMissing
@@ -95,6 +92,12 @@ class S3Store:
     and uploads stay private and are read only through the shop."""
 
     def __init__(self, bucket: str, *, endpoint_url: str = "", region: str = ""):
+        # why: boto3 and botocore (about 25 MB) are loaded only by processes of a shop that uses a bucket
+        import boto3
+
+        # why: as boto3 above
+        from botocore.config import Config as BotoConfig
+
         self.bucket = bucket
         self.client = boto3.client(
             "s3",
@@ -114,7 +117,7 @@ class S3Store:
     def get(self, key: str) -> bytes:
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=check_key(key))
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:  # botocore.exceptions.ClientError
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise StoredFileMissing(f"no file {key}") from None
             raise
@@ -123,7 +126,7 @@ class S3Store:
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=check_key(key))
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return False
             raise

@@ -14,8 +14,8 @@ from shop.orders import services as orders
 from shop.orders.schemas import OrderOut, order_dict, refund_dict
 from shop.payments import services, webhooks
 from shop.payments.errors import StripeNotEnabled
+from shop.payments.gateways import stripe_gateway
 from shop.payments.schemas import IntentOut, ManualPaymentIn, RefundCreatedOut, RefundIn, WebhookOut
-from shop.payments.stripe_gateway import StripeGateway
 from shop.returns import services as returns
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1", description="Payments and refunds")
@@ -91,7 +91,7 @@ def stripe_webhook():
     settings = current_app.extensions["settings"]
     if not (settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET):
         raise StripeNotEnabled("set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to receive Stripe events")
-    event = StripeGateway(settings).verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
+    event = stripe_gateway().verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     with atomic():
         row, new = webhooks.receive_stripe_event(event)
         return {"received": True, "duplicate": not new, "event_id": row.event_id, "outcome": row.outcome}

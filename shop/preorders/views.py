@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 
-import segno
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -135,6 +134,9 @@ def _errors_in_page_language(err: ShopError, campaign) -> dict[str, str]:
 def campaign_qr(code: str):
     """The campaign page's address as a QR code (SVG, drawn here: no outside service)."""
     _public_campaign(code)
+    # why: segno is loaded by the processes that draw a QR code, not by every worker at start
+    import segno
+
     out = io.BytesIO()
     segno.make(_page_url(code), error="m").save(out, kind="svg", scale=6, border=2, xmldecl=False)
     return Response(

@@ -13,7 +13,6 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
 from sqlalchemy import func, select, update
 
 from shop.accounts.models import User
@@ -256,6 +255,9 @@ def timeline(order: Order, fulfilment: dict | None) -> list[Step]:
 
 def qr_svg(text: str, *, scale: int = 6) -> bytes:
     """``text`` as a QR code in SVG (no outside service; the shop serves it)."""
+    # why: segno is loaded by the processes that draw a QR code, not by every worker at start
+    import segno
+
     qr = segno.make(text, error="m")
     out = io.BytesIO()
     qr.save(out, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True, title=None)

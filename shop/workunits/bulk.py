@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zipfile import BadZipFile
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from shop.accounts.models import User
@@ -91,6 +90,9 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
     if not data:
         raise BadBulkFile("the file is empty", errors=[{"field": "file", "message": "empty"}])
     if data[:2] == b"PK" or filename.lower().endswith(".xlsx"):
+        # why: openpyxl (about 15 MB) is loaded by the processes that read a workbook, not by all at start
+        from openpyxl import load_workbook
+
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except (BadZipFile, KeyError, ValueError, OSError):

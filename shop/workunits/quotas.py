@@ -16,7 +16,6 @@ from datetime import date
 from decimal import Decimal
 from typing import IO
 
-from openpyxl import Workbook
 from sqlalchemy import case, func, select
 
 from shop.accounts.models import User
@@ -179,6 +178,9 @@ def _yuan(fen: int) -> Decimal:
 
 def export_xlsx(rows: list[Standing], *, year: int) -> IO[bytes]:
     """The officers' list as XLSX with Chinese headers, behind-schedule flags per completed quarter."""
+    # why: openpyxl (about 15 MB) is loaded by the processes that write a workbook, not by all at start
+    from openpyxl import Workbook
+
     wb = Workbook(write_only=True)
     sheet = wb.create_sheet(f"{year}年单位预留份额")
     sheet.append(
