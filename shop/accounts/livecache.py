@@ -11,8 +11,8 @@ account only while it is the same, so it stays revocable at once:
   commit bumps its generation (after the commit: a reader that saw the old generation then read the row
   before that commit keeps a copy under the old generation, which the bump makes useless);
 - when Redis cannot be reached the cache is not used (every request reads the account, as without it)
-  and left alone for ``BACKOFF_SECONDS``; a process that notices forgets all it kept. A bump lost to an
-  outage is the only staleness left, bounded by ``AUTH_CACHE_SECONDS``.
+  and Redis is left alone for a while (``shop.core.redis_backoff``); a process that notices forgets all
+  it kept. A bump lost to an outage is the only staleness left, bounded by ``AUTH_CACHE_SECONDS``.
 
 The kept account is a detached copy; each request merges it into its own session without a query, so
 the request gets an ordinary ``User`` (relationships such as ``locations`` load when asked for).
@@ -26,20 +26,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from shop.accounts.models import User
 from shop.core.db import db
+from shop.core.redis_backoff import BackoffRedis
 
 log = logging.getLogger(__name__)
 
 GEN_KEY = "shop:auth:gen:{id}"
 GEN_TTL = 7 * 24 * 3600  # a generation key outlives every copy made under it by far
-BACKOFF_SECONDS = 15
-REDIS_TIMEOUT = 0.25
 MAX_ENTRIES = 10_000
 _MARKED = "shop_auth_touched"
 _UNAVAILABLE = object()
@@ -47,10 +45,8 @@ _UNAVAILABLE = object()
 
 class _State:
     def __init__(self, url: str, ttl: float) -> None:
-        self.url = url
+        self.redis = BackoffRedis(url)
         self.ttl = ttl
-        self.client: Any = None
-        self.down_until = 0.0
         # (user id, token version, token id) -> (generation, expires at (monotonic), detached User)
         self.entries: dict[tuple[int, int, str | None], tuple[bytes | None, float, User]] = {}
         self.lock = threading.Lock()
@@ -66,18 +62,12 @@ def _state() -> _State:
 
 
 def _client(state: _State):
-    if not state.url or not state.ttl or time.monotonic() < state.down_until:
-        return None
-    if state.client is None:
-        state.client = redis.Redis.from_url(
-            state.url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
-        )
-    return state.client
+    return state.redis.client() if state.ttl else None
 
 
 def _failed(state: _State, exc: Exception) -> None:
     log.warning("token check cache: Redis unavailable (%s); reading accounts from the database", exc)
-    state.down_until = time.monotonic() + BACKOFF_SECONDS
+    state.redis.failed()
     with state.lock:
         state.entries.clear()
 

@@ -4,8 +4,8 @@ Every storefront page shows the programme's progress, so the figure is cached: i
 ``REDIS_URL`` is set (shared by every web process), otherwise in a small in-process cache. It is never
 badly stale: values live ``REDIS_TTL`` / ``LOCAL_TTL`` seconds at most, and every commit that writes aid
 entries deletes the figures of the programmes it touched. A cache problem never breaks a page: when Redis
-fails, the figure is computed from the rollups (a cheap query) and Redis is left alone for
-``BACKOFF_SECONDS``, so a dead server does not add a connect timeout to every page view.
+fails, the figure is computed from the rollups (a cheap query) and Redis is left alone for a while
+(``shop.core.redis_backoff``), so a dead server does not add a connect timeout to every page view.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis
 from flask import current_app
+
+from shop.core.redis_backoff import BackoffRedis
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +27,11 @@ HEADLINE_KEY = "shop:aid:headline"
 PROGRESS_KEY = "shop:aid:progress:{id}"
 REDIS_TTL = 30
 LOCAL_TTL = 10
-BACKOFF_SECONDS = 15
-# Short socket timeouts: the banner must not hang a page when Redis is slow or unreachable.
-REDIS_TIMEOUT = 0.25
 
 
 class _State:
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.client: Any = None
-        self.down_until = 0.0
+        self.redis = BackoffRedis(url)
         self.local: dict[str, tuple[float, Any]] = {}
         self.lock = threading.Lock()
 
@@ -48,25 +44,15 @@ def _state() -> _State:
     return state
 
 
-def _redis(state: _State):
-    if not state.url or time.monotonic() < state.down_until:
-        return None
-    if state.client is None:
-        state.client = redis.Redis.from_url(
-            state.url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
-        )
-    return state.client
-
-
 def _redis_failed(state: _State, exc: Exception) -> None:
     log.warning("aid headline cache: Redis unavailable (%s); using the in-process cache", exc)
-    state.down_until = time.monotonic() + BACKOFF_SECONDS
+    state.redis.failed()
 
 
 def cached(key: str, compute: Callable[[], Any]) -> Any:
     """Return the cached JSON-able value for ``key``, computing and storing it when missing."""
     state = _state()
-    client = _redis(state)
+    client = state.redis.client()
     if client is not None:
         try:
             raw = client.get(key)
@@ -102,7 +88,7 @@ def invalidate(keys: Iterable[str]) -> None:
     with state.lock:
         for key in keys:
             state.local.pop(key, None)
-    client = _redis(state)
+    client = state.redis.client()
     if client is not None:
         try:
             client.delete(*keys)

@@ -10,6 +10,7 @@ transaction with an atomic upsert-increment, so totals always equal the sum of t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,7 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.aid import cache
 from shop.aid.errors import BadSaleLine, NothingToReverse, RefundExceedsSale, UnknownChannel
-from shop.aid.models import CHANNELS, ROLLUP_DIMS, AidEntry, AidProgramme, AidRollup
+from shop.aid.models import CHANNELS, ROLLUP_DIMS, ROLLUP_SUMS, AidEntry, AidProgramme, AidRollup
+from shop.aid.upserts import adding_upsert
 from shop.catalog.models import AidCertificate, Producer, Product, Variant
 from shop.core import clock
 from shop.core.db import after_commit, db, in_unit_of_work
@@ -48,21 +50,41 @@ def _rollup_key(entry: AidEntry) -> tuple:
     return tuple((entry.location_id or 0) if k == "location_id" else getattr(entry, k) for k in ROLLUP_DIMS)
 
 
+def _row_key(row: dict) -> tuple:
+    """``_rollup_key`` of a ledger row not loaded as an entry (``count_rows``)."""
+    return tuple((row.get("location_id") or 0) if k == "location_id" else row[k] for k in ROLLUP_DIMS)
+
+
 def _bump_rollups(entries: list[AidEntry]) -> None:
     """Add ``entries`` to their rollup rows: one atomic upsert-increment per row, in key order.
 
     Every transaction takes the rollup rows it touches in the same (sorted) order, whatever order the
     caller's lines came in, so two concurrent sales or refunds sharing rows cannot deadlock.
     """
+    _bump_sums(
+        _sums_by_key(
+            (_rollup_key(e), e.amount_fen, e.quantity) for e in entries if e.programme_id is not None
+        )
+    )
+
+
+def _sums_by_key(lines: Iterable[tuple[tuple, int, int]]) -> dict[tuple, list[int]]:
+    """``{rollup key: [amount, quantity, entries]}`` of ``(rollup key, amount, quantity)`` lines."""
     sums: dict[tuple, list[int]] = {}
-    for entry in entries:
-        if entry.programme_id is None:
-            continue
-        acc = sums.setdefault(_rollup_key(entry), [0, 0, 0])
-        acc[0] += entry.amount_fen
-        acc[1] += entry.quantity
+    for key, amount, quantity in lines:
+        acc = sums.setdefault(key, [0, 0, 0])
+        acc[0] += amount
+        acc[1] += quantity
         acc[2] += 1
-    _bump_sums(sums)
+    return sums
+
+
+def _sum_rows(sums: dict[tuple, list[int]]) -> list[dict]:
+    """The rollup rows of ``{rollup key: [amount, quantity, entries]}``, in key order."""
+    return [
+        {**dict(zip(ROLLUP_DIMS, key, strict=True)), **dict(zip(ROLLUP_SUMS, sums[key], strict=True))}
+        for key in sorted(sums)
+    ]
 
 
 def _bump_sums(sums: dict[tuple, list[int]]) -> None:
@@ -71,29 +93,7 @@ def _bump_sums(sums: dict[tuple, list[int]]) -> None:
     takes their locks in), so every writer takes them in the same order."""
     if not sums:
         return
-    table = AidRollup.__table__
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(
-        [
-            {
-                **dict(zip(ROLLUP_DIMS, key, strict=True)),
-                "amount_fen": sums[key][0],
-                "quantity": sums[key][1],
-                "entries": sums[key][2],
-            }
-            for key in sorted(sums)
-        ]
-    )
-    db.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(ROLLUP_DIMS),
-            set_={
-                "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
-                "quantity": table.c.quantity + stmt.excluded.quantity,
-                "entries": table.c.entries + stmt.excluded.entries,
-            },
-        )
-    )
+    db.session.execute(adding_upsert(AidRollup.__table__, ROLLUP_DIMS, ROLLUP_SUMS, rows=_sum_rows(sums)))
 
 
 def _existing(source: str) -> list[AidEntry]:
@@ -139,27 +139,7 @@ def _bump_sums_bulk(sums: dict[tuple, list[int]]) -> None:
     every other writer does."""
     if not sums:
         return
-    table = AidRollup.__table__
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(ROLLUP_DIMS),
-        set_={
-            "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
-            "quantity": table.c.quantity + stmt.excluded.quantity,
-            "entries": table.c.entries + stmt.excluded.entries,
-        },
-    )
-    values = [
-        {
-            **dict(zip(ROLLUP_DIMS, key, strict=True)),
-            "amount_fen": sums[key][0],
-            "quantity": sums[key][1],
-            "entries": sums[key][2],
-        }
-        for key in sorted(sums)
-    ]
-    db.session.execute(stmt, values)
+    db.session.execute(adding_upsert(AidRollup.__table__, ROLLUP_DIMS, ROLLUP_SUMS), _sum_rows(sums))
 
 
 def _bump_rollups_from_ledger(source_keys: list[str]) -> None:
@@ -169,7 +149,6 @@ def _bump_rollups_from_ledger(source_keys: list[str]) -> None:
     if not source_keys:
         return
     e = AidEntry
-    table = AidRollup.__table__
     dims = [
         func.coalesce(e.location_id, 0).label("location_id") if d == "location_id" else getattr(e, d)
         for d in ROLLUP_DIMS
@@ -180,17 +159,7 @@ def _bump_rollups_from_ledger(source_keys: list[str]) -> None:
         .group_by(*dims)
         .order_by(*dims)
     )
-    stmt = pg_insert(table).from_select([*ROLLUP_DIMS, "amount_fen", "quantity", "entries"], grouped)
-    db.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(ROLLUP_DIMS),
-            set_={
-                "amount_fen": table.c.amount_fen + stmt.excluded.amount_fen,
-                "quantity": table.c.quantity + stmt.excluded.quantity,
-                "entries": table.c.entries + stmt.excluded.entries,
-            },
-        )
-    )
+    db.session.execute(adding_upsert(AidRollup.__table__, ROLLUP_DIMS, ROLLUP_SUMS, select=grouped))
 
 
 def count_rows(rows: list[dict]) -> int:
@@ -208,16 +177,8 @@ def count_rows(rows: list[dict]) -> int:
         _bump_rollups_from_ledger([r["source_key"] for r in rows if r["programme_id"] is not None])
         _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
         return sum(r["amount_fen"] for r in rows)
-    sums: dict[tuple, list[int]] = {}
-    for row in rows:
-        if row["programme_id"] is None:
-            continue
-        key = tuple((row.get("location_id") or 0) if k == "location_id" else row[k] for k in ROLLUP_DIMS)
-        acc = sums.setdefault(key, [0, 0, 0])
-        acc[0] += row["amount_fen"]
-        acc[1] += row["quantity"]
-        acc[2] += 1
-    _bump_sums_bulk(sums)
+    counted = [r for r in rows if r["programme_id"] is not None]
+    _bump_sums_bulk(_sums_by_key((_row_key(r), r["amount_fen"], r["quantity"]) for r in counted))
     _invalidate_headline({r["programme_id"] for r in rows if r["programme_id"] is not None})
     return sum(r["amount_fen"] for r in rows)
 

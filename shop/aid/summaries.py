@@ -34,8 +34,6 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.aid.models import (
     ROLLUP_DIMS,
@@ -47,6 +45,7 @@ from shop.aid.models import (
     AidSummary,
     AidUnfolded,
 )
+from shop.aid.upserts import adding_upsert
 from shop.core.db import atomic, db
 
 log = logging.getLogger(__name__)
@@ -152,20 +151,9 @@ def _upsert(rows_select) -> None:
     """Add ``rows_select`` (summary keys and sums) to the summary rows: ``INSERT .. SELECT .. ORDER BY
     <key> ON CONFLICT DO UPDATE``. Every writer takes the rows in key order, so two folds sharing rows
     wait for each other instead of deadlocking."""
-    table = AidSummary.__table__
     rows = rows_select.subquery("rows")
     ordered = select(*(rows.c[k] for k in (*SUMMARY_KEY, *SUMS))).order_by(*(rows.c[k] for k in SUMMARY_KEY))
-    if not _pg():
-        # SQLite's upsert after INSERT .. SELECT needs a WHERE to tell ON CONFLICT from a join's ON.
-        ordered = ordered.where(text("true"))
-    insert = pg_insert if _pg() else sqlite_insert
-    stmt = insert(table).from_select([*SUMMARY_KEY, *SUMS], ordered)
-    db.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(SUMMARY_KEY),
-            set_={s: table.c[s] + stmt.excluded[s] for s in SUMS},
-        )
-    )
+    db.session.execute(adding_upsert(AidSummary.__table__, SUMMARY_KEY, SUMS, select=ordered))
 
 
 def _delete_folded(ids: list[int]) -> None:

@@ -33,7 +33,7 @@ from shop.core.db import atomic
 from shop.core.errors import ShopError
 from shop.counter import services
 from shop.inventory import queries
-from shop.inventory.api import _batch_result as replay_one_sale
+from shop.inventory.api import record_sale_batch
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 STAFF = ("operator", "admin")
@@ -94,17 +94,7 @@ def sync(code: str):
     if not 1 <= len(data["sales"]) <= MAX_BATCH:
         return _problem(422, f"send 1 to {MAX_BATCH} sales at a time")
     user = current_user._get_current_object()
-    results = [replay_one_sale(location, i, raw, user) for i, raw in enumerate(data["sales"])]
-    return _no_store(
-        jsonify(
-            {
-                "results": results,
-                "created": sum(r["status"] == 201 for r in results),
-                "replayed": sum(r["status"] == 200 for r in results),
-                "failed": sum(r["status"] >= 400 for r in results),
-            }
-        )
-    )
+    return _no_store(jsonify(record_sale_batch(location, data["sales"], user)))
 
 
 def _day_arg() -> date:

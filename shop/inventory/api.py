@@ -314,8 +314,18 @@ def sell_batch(data: dict, code: str):
     NUL byte, an unpaired surrogate, a value the database refuses) answers that sale only.
     """
     user = api_user()
-    location = queries.location_for(user, code)
-    results = [_batch_result(location, i, raw, user) for i, raw in enumerate(data["sales"])]
+    return record_sale_batch(queries.location_for(user, code), data["sales"], user)
+
+
+def record_sale_batch(location, sales: list, user) -> dict:
+    """Record each of a tablet's queued ``sales`` (raw, as sent) at ``location`` in its own unit of work,
+    in the order given; answer every result and how many were recorded, found again and refused.
+
+    The batch endpoint here and the counter's sync (``shop.counter.views``) both answer this: each result
+    carries the status the single endpoint would have answered (201, 200 for a replay, 4xx or 500 with a
+    problem), and one sale that cannot be recorded does not hold back the rest.
+    """
+    results = [_batch_result(location, i, raw, user) for i, raw in enumerate(sales)]
     return {
         "results": results,
         "created": sum(r["status"] == 201 for r in results),
