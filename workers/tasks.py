@@ -48,6 +48,11 @@ def stock_reconcile_task() -> int:
 
 
 @shared_task(name="shop.notifications.send", ignore_result=True, autoretry_for=(OSError,), max_retries=8)
-def send_notification_task(notification_id: int) -> str:
-    """Deliver one queued notification through the configured sender (store or SMTP)."""
-    return deliver(notification_id)
+def send_notification_task(
+    notification_id: int | None = None, notification_ids: list[int] | None = None
+) -> str:
+    """Deliver one queued notification (or several, queued together) through the configured sender (store
+    or SMTP). Each is sent once: a retry after a failure skips those already sent."""
+    if notification_ids is None:
+        return deliver(notification_id)
+    return ", ".join(deliver(int(i)) for i in notification_ids)

@@ -366,12 +366,16 @@ def complete_with_this_transaction() -> None:
     if current is None or current.completed or current.completing:
         return
     now = utcnow()
-    db.session.execute(
+    # A batch of another task may hold the row (it took the message, then found the order locked by this
+    # step): not waited for, since that batch may wait for rows this step holds. The task base class then
+    # marks it completed after this commit, in a transaction of its own.
+    done = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == current.id, OutboxMessage.completed_at.is_(None))
+        .where(OutboxMessage.id.in_(unlocked([current.id])), OutboxMessage.completed_at.is_(None))
         .values(completed_at=now, seen_at=now, seen_by=(current.worker or None) and current.worker[:200])
     )
-    _completes_with_commit(current)
+    if done.rowcount == 1:
+        _completes_with_commit(current)
 
 
 def _completes_with_commit(current: Running) -> None:
@@ -383,22 +387,20 @@ def _completes_with_commit(current: Running) -> None:
     after_commit(_committed)
 
 
-def hold_running_message() -> bool | None:
-    """Lock the running task's message against batches for this transaction, before anything else.
+def running_message_open() -> bool | None:
+    """Whether the running task's message is still open: False when it is completed already (a batch of
+    another task did its work, or an earlier delivery committed), and then there is nothing to do and
+    nothing to write for it. None outside a task sent through the outbox.
 
-    Return False when it is completed already (a batch of another task did its work, or an earlier
-    delivery committed): there is nothing to do, and nothing to write for it. True when it is open (it
-    stays locked, so no batch can take it meanwhile); None outside a task sent through the outbox.
+    A plain read, no lock: a task whose message a batch completed reads one row in a read-only
+    transaction (no WAL to flush at its commit). Its completion is written at the end of the step without
+    waiting for a batch that holds the row (``complete_with_this_transaction``).
     """
     current = _running.get()
     if current is None:
         return None
-    # FOR KEY SHARE: it keeps batches away (their FOR UPDATE skips it) without stopping the heartbeat or
-    # the relay from writing the row (their updates do not conflict with it).
     done = db.session.execute(
-        select(OutboxMessage.completed_at)
-        .where(OutboxMessage.id == current.id)
-        .with_for_update(read=True, key_share=True)
+        select(OutboxMessage.completed_at).where(OutboxMessage.id == current.id)
     ).first()
     if done is not None and done.completed_at is not None:
         current.completed = True  # committed by whoever completed it: the task base class writes nothing
@@ -435,22 +437,25 @@ def claim_waiting(task: str, limit: int) -> list[tuple[int, dict]]:
 def complete_claimed(message_ids: list[int], *, with_running: bool = False) -> None:
     """Mark messages taken with ``claim_waiting`` completed in the current unit of work: their work is
     done and commits with it. Their own deliveries, when they arrive, find them completed and stop.
-    ``with_running`` completes the running task's own message in the same statement (as
-    ``complete_with_this_transaction`` would)."""
+    ``with_running`` completes the running task's own message in the same statement, as
+    ``complete_with_this_transaction`` would (not waiting for a batch that holds it)."""
     current = _running.get()
-    ids = list(message_ids)
-    if with_running and current is not None and not current.completed:
-        ids.append(current.id)
-        _completes_with_commit(current)
-    if not ids:
+    own = with_running and current is not None and not current.completed and not current.completing
+    if not message_ids and not own:
         return
+    which = OutboxMessage.id.in_(list(message_ids))
+    if own:
+        which = or_(which, OutboxMessage.id.in_(unlocked([current.id])))
     worker = current.worker[:200] if current is not None and current.worker else None
     now = utcnow()
-    db.session.execute(
+    done = db.session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.completed_at.is_(None))
+        .where(which, OutboxMessage.completed_at.is_(None))
         .values(completed_at=now, seen_at=now, seen_by=worker)
-    )
+        .returning(OutboxMessage.id)
+    ).all()
+    if own and current.id in done:
+        _completes_with_commit(current)
 
 
 def mark_completed(message_id: int) -> None:

@@ -179,13 +179,13 @@ def pick_waiting(order_id: int, *, now: datetime | None = None) -> str:
     in the outbox (up to FULFILMENT_BATCH_SIZE in all), in one transaction and a fixed number of
     statements (``stock.take_reserved_many``, ``advance_many``); one hand-over message for all of them.
 
-    The task's own message is locked first: a batch of another task that took it has completed it, and
-    then this one does nothing. Other orders are taken only if nobody holds their message or their row
+    The task's own message is read first: a batch of another task that took it has completed it, and
+    then this one does nothing (one read). Other orders are taken only if nobody holds their message or their row
     (SKIP LOCKED), and their messages complete with this transaction; a crash loses or doubles nothing,
     as for one order. When the batch cannot be picked as a whole (stock short, only expired lots) this
     order is picked alone, as ``pick_order`` does, and the others wait for their own messages.
     """
-    held = outbox.hold_running_message()
+    held = outbox.running_message_open()
     if held is False:
         return PICKED_ELSEWHERE
     now = now or utcnow()

@@ -58,8 +58,8 @@ def notify(
 def notify_many(notes: list[dict]) -> int:
     """``notify`` for several notifications at once (a fulfilment batch telling each buyer): one INSERT
     for all of them, and their sending tasks written together at the next flush. Each dict holds
-    ``notify``'s arguments; those whose ``dedupe_key`` was told before are left out. Return how many
-    were queued."""
+    ``notify``'s arguments; those whose ``dedupe_key`` was told before are left out. One sending task
+    delivers them in turn (a retry skips those already sent). Return how many were queued."""
     if not notes:
         return 0
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
@@ -84,8 +84,8 @@ def notify_many(notes: list[dict]) -> int:
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Notification.id)
     ).all()
-    for note_id in sorted(ids):
-        enqueue("shop.notifications.send", {"notification_id": note_id}, queue="default")
+    if ids:  # one sending task for all of them: a batch's notices cost one message, not one each
+        enqueue("shop.notifications.send", {"notification_ids": sorted(ids)}, queue="default")
     return len(ids)
 
 

@@ -109,6 +109,11 @@ def test_one_task_picks_the_waiting_orders_and_their_own_tasks_then_stop(queued)
         all(order(i).status == "ready_for_pickup" for i in ids[:5]) and order(ids[-1]).status == "fulfilling"
     )
     assert all(notices(i, "ready_for_pickup") == 1 for i in ids[:5]) and notices(ids[-1], "preparing") == 1
+    # The six notices go out through one sending task (the payments' notices were queued one by one).
+    [send] = [m for m in _open("shop.notifications.send") if "notification_ids" in m.payload]
+    assert len(send.payload["notification_ids"]) == 6
+    outcome, _ = run_message(queued, send.id)
+    assert outcome == ", ".join(["stored"] * 6)
 
     # The hand-over delivered again changes nothing.
     with atomic():
@@ -130,7 +135,7 @@ def test_a_message_picked_in_a_batch_stops_at_once_and_changes_nothing(queued):
     db.session.rollback()
     outcome, counts = run_message(queued, messages[1])
     assert outcome == PICKED_ELSEWHERE
-    # Its own message locked and found completed: nothing else read or written.
+    # Its own message read and found completed: nothing else read or written.
     assert len(counts.statements) == 1, counts.statements
     assert db.session.scalar(select(func.count()).select_from(StockMovement)) == movements
 
@@ -264,4 +269,26 @@ def test_concurrent_pick_tasks_pick_every_order_exactly_once(queued):
     assert all(order(i).status == "fulfilling" for i in ids) and _open(PICK) == []
     for oid in ids:
         assert sorted(-m.quantity for m in sale_movements(oid) if m.lot_id) == [1, 1]
+    assert reconcile() == []
+
+
+def test_a_step_whose_message_a_batch_holds_completes_it_after_its_commit(queued):
+    """Another task's batch took this order's message (then skipped the order, locked by this step):
+    the step does not wait for that batch inside its transaction (the batch may be waiting for the
+    step's stock rows); its message is marked completed right after the step commits, once released."""
+    staff = operator()
+    order_id = paid_order(buyer("held@example.cn"), staff)
+    msg_id = _pick_message(order_id)
+    other = db.engine.connect()
+    other.execute(text("SELECT id FROM outbox_message WHERE id = :id FOR UPDATE"), {"id": msg_id})
+    release = threading.Timer(1.5, other.rollback)
+    release.start()
+    try:
+        outcome, counts = run_message(queued, msg_id)
+    finally:
+        release.join()
+        other.close()
+    assert outcome == "picked" and order(order_id).status == "fulfilling"
+    # The step's own commit, then the base class's completion in a transaction of its own.
+    assert counts.commits == 3, counts.statements
     assert reconcile() == []

@@ -19,7 +19,7 @@ from tests.orders.helpers import buyer
 # (statements, commits, pool checkouts) per task for a two-line order, as measured when written. Before the
 # step's own transaction carried the outbox bookkeeping: 32 statements (pick), 19 (pickup hand-over) and
 # 4 commits (seen, the step, the next message sent, completed) and 5 checkouts, each a pre-ping, per task.
-# The pick counts two statements more than a lone order needs (20): it locks its own message and looks for
+# The pick counts two statements more than a lone order needs (20): it reads its own message and looks for
 # other paid orders to take with it (tests/fulfilment/test_batch_pick.py has the budget of a batch).
 BUDGETS = {
     "shop.fulfilment.fulfil_order": (22, 2, 1),
