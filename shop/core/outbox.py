@@ -205,8 +205,8 @@ def _deliver(outgoing: list[_Outgoing], *, forget_holder: bool = False) -> int:
 
 def unlocked(ids: list[int]):
     """Those of these messages no transaction holds now, locked for an update (a subquery): writers of
-    bookkeeping (the relay, the heartbeat) skip what a batch or a completing step holds, and so never
-    wait inside a cycle of locks with them."""
+    bookkeeping (the relay's sent mark, the heartbeat's record, a step's own completion) skip what a
+    batch or a completing step holds, and so never wait inside a cycle of locks with them."""
     return (
         select(OutboxMessage.id)
         .where(OutboxMessage.id.in_(ids))
