@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import redis
 from celery import shared_task
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from shop.core.db import atomic, db, utcnow
-from shop.core.heartbeat import Heartbeat, beat, forget
+from shop.core.heartbeat import Heartbeat, beat, claim, forget
 from shop.core.models import OutboxMessage, WorkerHeartbeat
 from shop.core.outbox import enqueue, sweep
 
@@ -117,3 +117,24 @@ def test_a_message_taken_but_not_started_is_recorded_as_held(app):
         db.session.execute(update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(minutes=10)))
         db.session.execute(update(OutboxMessage).values(seen_at=utcnow() - timedelta(minutes=10)))
     assert sweep() == 1 and _resent([msg_id]) == {msg_id}
+
+
+def test_the_heartbeat_does_not_wait_for_a_message_a_batch_holds(app):
+    """A batch holds the row (FOR UPDATE): the record skips it at once and says it is still to record;
+    once the batch let it go, the next record writes it."""
+    msg_id = _message(2)
+    other = db.engine.connect()
+    other.execute(text("SELECT id FROM outbox_message WHERE id = :id FOR UPDATE"), {"id": msg_id})
+    # Waiting for the lock would fail after 2 s instead of hanging the test.
+    impatient = create_engine(db.engine.url, connect_args={"options": "-c lock_timeout=2000"})
+    try:
+        assert claim(impatient, "holder@host", [msg_id]) == [msg_id]
+    finally:
+        impatient.dispose()
+        other.rollback()
+        other.close()
+    db.session.rollback()
+    assert db.session.get(OutboxMessage, msg_id).seen_by is None
+    db.session.rollback()
+    assert claim(db.engine, "holder@host", [msg_id]) == []
+    assert db.session.get(OutboxMessage, msg_id).seen_by == "holder@host"
