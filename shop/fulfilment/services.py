@@ -210,15 +210,21 @@ def pick_waiting(order_id: int, *, now: datetime | None = None) -> str:
         for line in o.lines
         if line.quantity - line.refunded_quantity > 0
     ]
+    # The stock levels are the rows every batch and checkout wants (a hot SKU's level is in most of
+    # them), so they are locked last: the orders (locked already) change status first, and the levels
+    # stay locked for the stock writes and the commit only, not for the status changes too.
     try:
         with db.session.begin_nested():
+            advance_many(batch, "fulfilling", reason="stock picked from lots", reservation_state="consumed")
             if wanted:
                 stock.take_reserved_many(
                     wanted, kind=SALE_KIND, on=clock.local_day(now), reason="online order"
                 )
     except InsufficientStock:
+        # advance_many set the orders' loaded state to what the rolled-back UPDATE returned.
+        for o in batch:
+            db.session.expire(o)
         return _pick_locked(order, now)
-    advance_many(batch, "fulfilling", reason="stock picked from lots", reservation_state="consumed")
     outbox.complete_claimed([m for o in others for m in messages[o.id]], with_running=True)
     enqueue("shop.fulfilment.prepare_handover", {"order_ids": [o.id for o in batch]}, queue="fulfilment")
     _step_delay()
