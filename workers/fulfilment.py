@@ -2,7 +2,8 @@
 reloads and locks the orders, checks their state and does nothing for a step done already, so a message
 delivered twice (a redelivery after a crash, the outbox sweep re-sending) never takes stock twice or
 makes a second parcel. When paid orders queue up, one pick task takes up to FULFILMENT_BATCH_SIZE of
-them (``pick_waiting``) and the tasks of the others find their messages completed and stop.
+them (``pick_waiting``) and the tasks of the others find their messages completed and stop: on the
+batch's hint in Redis before any database work (``outbox.completed_in_batch``), else on reading the row.
 
 Each step runs in one transaction that queues the next step through the outbox and marks the step's own
 outbox message completed (``completes_in_step``): a step that committed is never run again by the sweep,
@@ -22,7 +23,9 @@ from shop.fulfilment.services import pick_waiting, prepare_handover, prepare_han
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="shop.fulfilment.fulfil_order", ignore_result=True, completes_in_step=True)
+@shared_task(
+    name="shop.fulfilment.fulfil_order", ignore_result=True, completes_in_step=True, taken_in_batches=True
+)
 def fulfil_order_task(order_id: int) -> str:
     """Pick a paid order (and others waiting): reservations become sale movements on lots (first-expiry-first)."""
     with atomic():

@@ -25,6 +25,9 @@ from shop.core.logging import request_id_var
 
 log = logging.getLogger(__name__)
 
+# What a delivery returns when a batch of another task completed its message (``taken_in_batches``).
+COMPLETED_IN_BATCH = "skipped: completed in another task's batch"
+
 
 def _track(mark, message_id: int, *args) -> None:
     """Tell the outbox about a message; never fail the task for it (the database may be failing over):
@@ -93,6 +96,10 @@ def celery_init_app(app: Flask) -> Celery:
         # (``shared_task(..., completes_in_step=True)``): its message is marked seen and completed in that
         # transaction, not in two of its own.
         completes_in_step = False
+        # A task whose messages other tasks' batches may complete (``outbox.claim_waiting`` then
+        # ``complete_claimed``): a delivery whose message a batch completed stops on the batch's hint in
+        # Redis, before any database work (``outbox.completed_in_batch``).
+        taken_in_batches = False
 
         def __call__(self, *args, **kwargs):
             rid = _header(self.request, "shop_request_id") or "-"
@@ -102,6 +109,8 @@ def celery_init_app(app: Flask) -> Celery:
                 try:
                     if not outbox_id:
                         return self.run(*args, **kwargs)
+                    if self.taken_in_batches and outbox.completed_in_batch(int(outbox_id), kwargs):
+                        return COMPLETED_IN_BATCH
                     # Seen alive, and by which worker: the sweep does not re-send a message whose task is
                     # running or waiting for its retry, unless that worker's heartbeat stops. The worker's
                     # heartbeat records its hostname as it takes the message (shop.core.heartbeat), so a

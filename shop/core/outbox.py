@@ -25,6 +25,8 @@ own ``apply`` right after commit, for tests and tools that have no worker runnin
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -41,6 +43,7 @@ from config.celery import QUEUES
 from shop.core.db import AFTER_COMMIT_HOOKS, after_commit, atomic, db, in_unit_of_work, utcnow
 from shop.core.logging import current_request_id
 from shop.core.models import OutboxMessage, PeriodicRun, TaskFailure, WorkerHeartbeat
+from shop.core.redis_backoff import BackoffRedis
 
 log = logging.getLogger(__name__)
 
@@ -448,14 +451,88 @@ def complete_claimed(message_ids: list[int], *, with_running: bool = False) -> N
         which = or_(which, OutboxMessage.id.in_(unlocked([current.id])))
     worker = current.worker[:200] if current is not None and current.worker else None
     now = utcnow()
-    done = db.session.scalars(
+    done = db.session.execute(
         update(OutboxMessage)
         .where(which, OutboxMessage.completed_at.is_(None))
         .values(completed_at=now, seen_at=now, seen_by=worker)
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.id, OutboxMessage.payload)
     ).all()
-    if own and current.id in done:
+    if own and current.id in {row.id for row in done}:
         _completes_with_commit(current)
+    _hint_after_commit([(row.id, row.payload) for row in done if current is None or row.id != current.id])
+
+
+# -- completion hints: the deliveries of messages a batch completed stop without reading the database
+#
+# A batch completes the messages of the work it did, but those messages are in the broker already and
+# each is still delivered to a worker, which would read its row to find it completed (a pool checkout, a
+# transaction and a read each). So after the batch commits, it writes a short-lived key per message in
+# Redis (``REDIS_URL``); a task declared ``taken_in_batches`` looks for its key first and stops when it
+# is there. A key is written only after the commit that completed its message, and names the database,
+# the message id and a digest of its payload, so it never speaks for another message. Without Redis, or
+# with Redis failing or the key gone, the delivery reads its row as before: a hint only saves work.
+
+HINT_SECONDS = 600
+_HINT_KEY = "shop:outbox:done:{database}:{id}:{digest}"
+_HINTS = "shop.outbox.hints"
+
+
+@dataclass
+class _Hints:
+    redis: BackoffRedis
+    database: str
+
+    def key(self, message_id: int, payload: dict | None) -> str:
+        body = json.dumps(payload or {}, sort_keys=True, separators=(",", ":"), default=str).encode()
+        digest = hashlib.blake2s(body, digest_size=8).hexdigest()
+        return _HINT_KEY.format(database=self.database, id=message_id, digest=digest)
+
+
+def _hints() -> _Hints | None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    hints = app.extensions.get(_HINTS, False)
+    if hints is False:
+        url = app.extensions["settings"].REDIS_URL
+        hints = app.extensions[_HINTS] = (
+            _Hints(BackoffRedis(url), db.engine.url.database or "") if url else None
+        )
+    return hints
+
+
+def _hint_after_commit(done: list[tuple[int, dict]]) -> None:
+    hints = _hints() if done else None
+    if hints is None:
+        return
+
+    def _write() -> None:
+        client = hints.redis.client()
+        if client is None:
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            for message_id, payload in done:
+                pipe.set(hints.key(message_id, payload), 1, ex=HINT_SECONDS)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("outbox completion hints not written: %s", exc)
+            hints.redis.failed()
+
+    after_commit(_write)
+
+
+def completed_in_batch(message_id: int, payload: dict | None) -> bool:
+    """Whether a batch's hint says message ``message_id`` (with this payload) is completed. Never raises:
+    False when there is no hint, no Redis, or Redis fails."""
+    hints = _hints()
+    client = hints.redis.client() if hints is not None else None
+    if client is None:
+        return False
+    try:
+        return bool(client.exists(hints.key(message_id, payload)))
+    except redis.RedisError as exc:
+        log.warning("outbox completion hint not read: %s", exc)
+        hints.redis.failed()
+        return False
 
 
 def mark_completed(message_id: int) -> None:

@@ -12,12 +12,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import redis as redis_lib
 from sqlalchemy import func, select, text
 
 from shop.catalog.models import Location, Variant
-from shop.core import clock
+from shop.core import clock, outbox
+from shop.core.celery_app import COMPLETED_IN_BATCH
 from shop.core.db import atomic, db
 from shop.core.models import OutboxMessage
+from shop.fulfilment import services
 from shop.fulfilment.models import PickupTicket, Shipment
 from shop.fulfilment.services import PICKED_ELSEWHERE
 from shop.inventory.models import Lot, StockLevel, StockMovement
@@ -125,11 +128,34 @@ def test_one_task_picks_the_waiting_orders_and_their_own_tasks_then_stop(queued)
     assert db.session.scalar(select(func.count()).where(PickupTicket.order_id.in_(ids))) == 5
 
 
-def test_a_message_picked_in_a_batch_stops_at_once_and_changes_nothing(queued):
+def _hint_keys(app) -> list[bytes]:
+    return sorted(redis_lib.Redis.from_url(app.extensions["settings"].REDIS_URL).keys("shop:outbox:done:*"))
+
+
+def test_a_message_picked_in_a_batch_stops_on_its_hint_without_touching_the_database(queued):
     staff = operator()
     ids = _paid_orders(3, staff)
     messages = [_pick_message(i) for i in ids]
     run_message(queued, messages[0])
+    # One hint per message the batch completed for other tasks (not its own: it is being delivered).
+    assert len(_hint_keys(queued)) == 2
+    db.session.rollback()
+    movements = db.session.scalar(select(func.count()).select_from(StockMovement))
+    db.session.rollback()
+    outcome, counts = run_message(queued, messages[1])
+    assert outcome == COMPLETED_IN_BATCH
+    assert counts.statements == [] and counts.checkouts == 0
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) == movements
+
+
+def test_without_its_hint_a_message_picked_in_a_batch_reads_its_row_and_stops(queued):
+    """Redis lost the hints (restarted, or evicted them): the delivery reads its own row, finds it
+    completed and stops, as it does without Redis."""
+    staff = operator()
+    ids = _paid_orders(3, staff)
+    messages = [_pick_message(i) for i in ids]
+    run_message(queued, messages[0])
+    redis_lib.Redis.from_url(queued.extensions["settings"].REDIS_URL).flushdb()
     db.session.rollback()
     movements = db.session.scalar(select(func.count()).select_from(StockMovement))
     db.session.rollback()
@@ -138,6 +164,53 @@ def test_a_message_picked_in_a_batch_stops_at_once_and_changes_nothing(queued):
     # Its own message read and found completed: nothing else read or written.
     assert len(counts.statements) == 1, counts.statements
     assert db.session.scalar(select(func.count()).select_from(StockMovement)) == movements
+
+
+def test_a_hint_speaks_only_for_its_own_message_and_payload(queued):
+    """A key names the database, the message id and a digest of the payload: a message with the same id
+    but another payload (a database restored from a backup, another shop on the same Redis) is run."""
+    staff = operator()
+    first, second = _paid_orders(2, staff)
+    message = _pick_message(first)
+    hints = outbox._hints()
+    client = hints.redis.client()
+    client.set(hints.key(message, {"order_id": second}), 1)
+    client.set(hints.key(message, {"order_id": first}).replace(hints.database, "another_shop"), 1)
+    outcome, _ = run_message(queued, message)
+    assert outcome == "picked 2 orders"
+    assert (order(first).status, order(second).status) == ("fulfilling", "fulfilling")
+
+
+def test_a_batch_that_rolls_back_leaves_no_hint(queued, monkeypatch):
+    staff = operator()
+    ids = _paid_orders(3, staff)
+    messages = [_pick_message(i) for i in ids]
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("the hand-over message could not be written")
+
+    monkeypatch.setattr(services, "enqueue", fail)
+    with pytest.raises(RuntimeError):
+        run_message(queued, messages[0])
+    assert _hint_keys(queued) == []
+    monkeypatch.undo()
+    assert len(_open(PICK)) == 3
+    outcome, _ = run_message(queued, messages[1])
+    assert outcome == "picked 3 orders"
+
+
+def test_a_failing_redis_only_costs_the_read_of_the_row(queued, monkeypatch):
+    staff = operator()
+    ids = _paid_orders(3, staff)
+    messages = [_pick_message(i) for i in ids]
+    run_message(queued, messages[0])
+    # Redis stops answering: the hint cannot be read, the delivery reads its row instead.
+    monkeypatch.setattr(outbox._hints().redis, "url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(outbox._hints().redis, "_client", None)
+    outcome, counts = run_message(queued, messages[1])
+    assert outcome == PICKED_ELSEWHERE and len(counts.statements) == 1
+    # ... and is left alone a while (no connect attempt per task).
+    assert outbox._hints().redis.client() is None
 
 
 @pytest.mark.parametrize("n", [2, 8])
