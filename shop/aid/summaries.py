@@ -234,10 +234,14 @@ def read_totals(programme_id: int, start: date, end: date) -> list[tuple]:
     folded = select(
         s.dimension, s.key, s.period, s.qualifying, s.direct_purchase, s.amount_fen.label("amount_fen")
     ).where(s.programme_id == programme_id, or_(*periods))
-    pending = expand(
-        _pending_source(AidEntry.programme_id == programme_id, AidEntry.day >= start, AidEntry.day <= end),
-        grains=("day",),
-    ).subquery("pending")
+    # The pending entries are read once (a CTE, which PostgreSQL materializes when it is used more than
+    # once) and expanded per dimension from there: as a subquery, each of the seven branches joined the
+    # queue to the ledger again, and on a large ledger the planner sent those joins to parallel workers,
+    # two processes started per call.
+    entries = _pending_source(
+        AidEntry.programme_id == programme_id, AidEntry.day >= start, AidEntry.day <= end
+    ).element.cte("pending_entries")
+    pending = expand(entries, grains=("day",)).subquery("pending")
     from_pending = select(
         pending.c.dimension,
         pending.c.key,

@@ -134,6 +134,34 @@ def test_every_new_entry_is_pending_until_folded(seeded):
     assert rec.summary_differences() == ([], 0)
 
 
+def test_the_totals_read_the_pending_entries_once(seeded):
+    """The seven dimensions of the pending entries come from one read of the queue joined to the ledger
+    (as seven joins, the planner sent them to parallel workers on a large ledger), whatever the plan."""
+    prog = programme()
+
+    def overall() -> int:
+        return sum(r[5] for r in summaries.read_totals(prog.id, START, clock.today()) if r[0] == "all")
+
+    before = overall()
+    sell("order:once-1", START + timedelta(days=3), "online", ("APL-HN-5KG", 1, 100))
+    db.session.rollback()
+    statements: list[str] = []
+    real = db.session.execute
+
+    def capture(stmt, *args, **kwargs):
+        statements.append(str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True})))
+        return real(stmt, *args, **kwargs)
+
+    db.session.execute = capture
+    try:
+        assert overall() == before + 100  # the new entry is pending, and counted
+    finally:
+        del db.session.execute
+    plan = "\n".join(r[0] for r in db.session.execute(text("EXPLAIN " + statements[-1])))
+    assert plan.count(" on aid_unfolded") == 1, plan  # one scan of the queue
+    assert "Gather" not in plan, plan
+
+
 def test_fold_on_sqlite_too(known_any):
     db.session.rollback()
     assert summaries.pending_count() > 0  # the seed's and the known set's sales
