@@ -493,7 +493,7 @@ def _explain(app, code: str, out_path, dates: tuple[date, date] | None = None) -
         times = [whole]
         with db.engine.connect() as conn, out_path.open("a") as f:
             for statement, params in sent:
-                if not statement.lstrip().upper().startswith("SELECT"):
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                     continue
                 plan = [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)]
                 f.write(
