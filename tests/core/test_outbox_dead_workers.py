@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, select, text, update
 from shop.core.db import atomic, db, utcnow
 from shop.core.heartbeat import Heartbeat, beat, claim, forget
 from shop.core.models import OutboxMessage, WorkerHeartbeat
-from shop.core.outbox import enqueue, sweep
+from shop.core.outbox import enqueue, relay, sweep
 
 
 @shared_task(name="tests.heartbeat_noop")
@@ -138,3 +139,34 @@ def test_the_heartbeat_does_not_wait_for_a_message_a_batch_holds(app):
     db.session.rollback()
     assert claim(db.engine, "holder@host", [msg_id]) == []
     assert db.session.get(OutboxMessage, msg_id).seen_by == "holder@host"
+
+
+def test_the_relay_does_not_wait_for_a_message_a_batch_holds(app):
+    """The relay publishes a message a batch holds (FOR UPDATE) and leaves its "sent" mark to the batch,
+    which completes the row, or to the sweep: it never waits inside a cycle of locks with the batch."""
+    msg_id = _message(3, sent_at=None)
+    before = _broker(app).llen("default")
+    other = db.engine.connect()
+    other.execute(text("SELECT id FROM outbox_message WHERE id = :id FOR UPDATE"), {"id": msg_id})
+    outcome: list[int] = []
+
+    def relay_it() -> None:
+        with app.app_context():
+            try:
+                outcome.append(relay(ids=[msg_id]))
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=relay_it)
+    worker.start()
+    try:
+        worker.join(timeout=5)
+        waited = worker.is_alive()
+    finally:
+        other.rollback()
+        other.close()
+        worker.join(timeout=10)
+    assert not waited, "the relay waited for the batch's lock"
+    assert outcome == [1] and _broker(app).llen("default") == before + 1
+    db.session.rollback()
+    assert db.session.get(OutboxMessage, msg_id).sent_at is None  # left to the batch or the sweep
