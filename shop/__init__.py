@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import Flask
-from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -79,6 +79,53 @@ from shop.workunits import api as workunits_api
 from shop.workunits import views as workunits_views
 
 
+class _Extensions(dict):
+    """``app.extensions``, where an extension registered in ``lazy`` is set up on first lookup."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lazy: dict[str, Any] = {}
+
+    def __missing__(self, key: str) -> Any:
+        init = self.lazy.pop(key, None)
+        if init is None:
+            raise KeyError(key)
+        init()
+        return self[key]
+
+
+def _init_migrate(app: Flask) -> None:
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+
+
+class _MigrationCommands(click.Group):
+    """``flask db ...``: Flask-Migrate's commands, loaded when they are asked for."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__("db", help="Perform database migrations (Flask-Migrate).")
+        self.app = app
+
+    def _commands(self) -> click.Group:
+        self.app.extensions["migrate"]
+        from flask_migrate.cli import db as commands
+
+        return commands
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `flask db ...` was asked for: take Flask-Migrate's options (-d, -x) and its group callback.
+        commands = self._commands()
+        self.params, self.callback = commands.params, commands.callback
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._commands().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._commands().get_command(ctx, cmd_name)
+
+
 class BoundedIntConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
@@ -91,6 +138,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
 
     app = Flask(__name__)
+    app.extensions = _Extensions(app.extensions)
     # Path ids are 32-bit database integers: a larger number is no such resource (404), not a 500.
     app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(settings.flask_config())
@@ -108,7 +156,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     init_replica(app, settings.DATABASE_REPLICA_URL, settings.replica_engine_options())
 
-    Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    # Flask-Migrate (and Alembic with it, about 11 MB a process) is set up the first time something asks
+    # for it: the `flask db` commands, the tests' migrations. A web or worker process never does.
+    app.extensions.lazy["migrate"] = lambda: _init_migrate(app)
+    app.cli.add_command(_MigrationCommands(app))
 
     web.init_web(app)
     limiter.init_app(app)

@@ -4,7 +4,9 @@ Every prefork child of a Celery worker is forked from a process that imported ``
 from ``shop.create_app``, whose Celery setup imports every task module), so whatever that import loads
 every child holds: pypinyin's dictionaries, reportlab, openpyxl, segno, Pillow, boto3 and stripe made a
 child hold about 200 MB instead of about 120 MB (docs/benchmarks.md, "Worker memory: lazy imports").
-Those libraries are imported inside the functions that use them. The boots run in fresh interpreters:
+Those libraries are imported inside the functions that use them; Flask-Migrate and Alembic (about 11 MB)
+are set up on the first lookup of the extension, which only the `flask db` commands and migrating tests
+make. The boots run in fresh interpreters:
 this test process has long imported them all.
 """
 
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Loaded only by a process that renders a PDF, writes or reads a workbook, computes a search key, draws
 # a QR code, opens an image, uses a bucket or talks to Stripe.
 LAZY = ("reportlab", "openpyxl", "pypinyin", "segno", "PIL", "boto3", "botocore", "s3transfer", "stripe")
+# Loaded only by the `flask db` commands and whatever else migrates (Flask-Migrate, on first lookup).
+MIGRATIONS = ("alembic", "flask_migrate", "mako")
 # The modules that use them: loaded at start, so their absence above is not for want of importing them.
 USERS = (
     "shop.producers.documents",
@@ -92,6 +96,7 @@ def test_heavy_libraries_are_not_loaded_at_start(boot, store, tmp_path, request)
     loaded = _loaded_after(BOOT[boot], tmp_path, **env)
     assert not [m for m in USERS if m not in loaded], "the boot no longer imports the modules checked"
     assert not sorted(_top_packages(loaded) & set(LAZY)), f"loaded at {boot} start"
+    assert not sorted(_top_packages(loaded) & set(MIGRATIONS)), f"migrations loaded at {boot} start"
     if boot == "worker":
         assert "workers.producers" in loaded and "workers.aid" in loaded  # the task modules came in
 
