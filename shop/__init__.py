@@ -108,7 +108,7 @@ class _MigrationCommands(click.Group):
         self.app = app
 
     def _commands(self) -> click.Group:
-        self.app.extensions["migrate"]
+        self.app.extensions["migrate"]  # the first lookup sets Flask-Migrate up
         from flask_migrate.cli import db as commands
 
         return commands
