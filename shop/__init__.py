@@ -95,6 +95,7 @@ class _Extensions(dict):
 
 
 def _init_migrate(app: Flask) -> None:
+    # why: Flask-Migrate brings Alembic (about 8 MB a process); only the flask db commands need it
     from flask_migrate import Migrate
 
     Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -109,6 +110,7 @@ class _MigrationCommands(click.Group):
 
     def _commands(self) -> click.Group:
         self.app.extensions["migrate"]  # the first lookup sets Flask-Migrate up
+        # why: loaded when `flask db ...` runs, not by every process that builds the app
         from flask_migrate.cli import db as commands
 
         return commands
