@@ -158,7 +158,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     init_replica(app, settings.DATABASE_REPLICA_URL, settings.replica_engine_options())
 
-    # Flask-Migrate (and Alembic with it, about 11 MB a process) is set up the first time something asks
+    # Flask-Migrate (and Alembic with it, about 8 MB a process) is set up the first time something asks
     # for it: the `flask db` commands, the tests' migrations. A web or worker process never does.
     app.extensions.lazy["migrate"] = lambda: _init_migrate(app)
     app.cli.add_command(_MigrationCommands(app))

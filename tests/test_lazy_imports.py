@@ -4,7 +4,7 @@ Every prefork child of a Celery worker is forked from a process that imported ``
 from ``shop.create_app``, whose Celery setup imports every task module), so whatever that import loads
 every child holds: pypinyin's dictionaries, reportlab, openpyxl, segno, Pillow, boto3 and stripe made a
 child hold about 200 MB instead of about 120 MB (docs/benchmarks.md, "Worker memory: lazy imports").
-Those libraries are imported inside the functions that use them; Flask-Migrate and Alembic (about 11 MB)
+Those libraries are imported inside the functions that use them; Flask-Migrate and Alembic (about 8 MB)
 are set up on the first lookup of the extension, which only the `flask db` commands and migrating tests
 make. The boots run in fresh interpreters:
 this test process has long imported them all.
