@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import click
@@ -85,13 +86,18 @@ class _Extensions(dict):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.lazy: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def __missing__(self, key: str) -> Any:
-        init = self.lazy.pop(key, None)
-        if init is None:
-            raise KeyError(key)
-        init()
-        return self[key]
+        with self._lock:  # two threads asking at once: one sets it up, the other then finds it
+            if dict.__contains__(self, key):
+                return dict.__getitem__(self, key)
+            init = self.lazy.get(key)
+            if init is None:
+                raise KeyError(key)
+            init()
+            del self.lazy[key]
+            return dict.__getitem__(self, key)
 
 
 def _init_migrate(app: Flask) -> None:
